@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zcnet: Linux zero-copy networking made practical.
+ *
+ * The one public header. Every function returns 0 or a count on success and
+ * a negative errno on failure; none of them touches the global errno you can
+ * rely on, prints, exits, installs signal handlers or owns an event loop.
+ * The caller owns every socket fd; zcnet never closes it. One handle is used
+ * by one thread at a time; different handles are independent.
+ *
+ * Options structs: all-zero means sensible defaults. Unknown flags or
+ * non-zero reserved fields give -EINVAL, so adding a field later is safe.
+ */
+#ifndef ZCNET_H
+#define ZCNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZC_VERSION_MAJOR 0
+#define ZC_VERSION_MINOR 1
+#define ZC_VERSION_PATCH 0
+
+/* "0.1.0": the version of the library actually linked. */
+const char *zc_version(void);
+
+/* ------------------------------------------------------------------------
+ * Feature probe: what the running kernel supports, learned by trying calls
+ * on throwaway sockets (never from the kernel version).
+ */
+
+/* TCP_ZEROCOPY_RECEIVE exists (4.18). */
+#define ZC_PROBE_RX_ZEROCOPY		(1u << 0)
+/* The kernel fills inq and err (5.7). */
+#define ZC_PROBE_RX_INQ_ERR		(1u << 1)
+/* copybuf_address/copybuf_len: stragglers copied in the same call (5.11). */
+#define ZC_PROBE_RX_COPYBUF		(1u << 2)
+/* flags with TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT (5.11). */
+#define ZC_PROBE_RX_TLB_CLEAN_HINT	(1u << 3)
+/* msg_control for receive timestamps (5.12). */
+#define ZC_PROBE_RX_MSG_CONTROL		(1u << 4)
+/* SO_ZEROCOPY accepted on a TCP socket (4.14). */
+#define ZC_PROBE_TX_TCP_ZEROCOPY	(1u << 5)
+/* SO_ZEROCOPY accepted on a UDP socket (5.0). */
+#define ZC_PROBE_TX_UDP_ZEROCOPY	(1u << 6)
+/* io_uring can be set up at all (not disabled by sysctl or seccomp). */
+#define ZC_PROBE_URING			(1u << 7)
+/* io_uring IORING_OP_SEND_ZC (6.0). */
+#define ZC_PROBE_URING_SEND_ZC		(1u << 8)
+/* io_uring IORING_OP_SENDMSG_ZC (6.1). */
+#define ZC_PROBE_URING_SENDMSG_ZC	(1u << 9)
+/* IORING_SEND_ZC_REPORT_USAGE: notifications say when the kernel copied
+ * (6.2, 6.1.2). */
+#define ZC_PROBE_URING_REPORT_USAGE	(1u << 10)
+
+struct zc_probe {
+	uint32_t features;	/* ZC_PROBE_* bits */
+	/* Size of struct tcp_zerocopy_receive the kernel knows: it writes its
+	 * own length back in optlen. 0 when receive zero-copy is missing. */
+	uint32_t rx_struct_len;
+	/* Why receive zero-copy is missing (positive errno), else 0. */
+	int32_t rx_errno;
+	/* Why io_uring is missing (positive errno), else 0. */
+	int32_t uring_errno;
+	uint32_t page_size;
+	uint32_t reserved[7];
+};
+
+/*
+ * Fills *probe. Creates and closes its own loopback sockets; no traffic
+ * leaves the machine. Returns 0, or -errno if the probe itself could not run
+ * (e.g. -EMFILE). A missing feature is not an error: its bit is clear.
+ */
+int zc_probe(struct zc_probe *probe);
+
+/* Name of one ZC_PROBE_* bit ("rx_zerocopy", ...), or NULL. */
+const char *zc_probe_feature_name(uint32_t bit);
+
+/* ------------------------------------------------------------------------
+ * Receive: struct zc_rx on a connected TCP socket.
+ *
+ * One read-only window is reserved per handle with mmap() on the socket,
+ * 2 MiB aligned, and reused for the handle's life. The window is divided
+ * into slots; each read fills one slot and returns a view of it. A view
+ * stays valid until released; views may be held at once and released in
+ * any order. Bytes the kernel cannot map (recv_skip_hint) are copied,
+ * in stream order after the mapped ones, and the view says which is which.
+ */
+
+enum zc_rx_mode {
+	/* Zero-copy where the kernel and the data allow it and where it is
+	 * cheaper on this machine (measured while running); copy otherwise. */
+	ZC_RX_AUTO = 0,
+	/* Always TCP_ZEROCOPY_RECEIVE; stragglers still arrive by copy. */
+	ZC_RX_ZEROCOPY = 1,
+	/* Plain recv() into an internal buffer, same API. */
+	ZC_RX_COPY = 2,
+};
+
+/* How released pages are unmapped (zapped). */
+enum zc_rx_zap {
+	ZC_RX_ZAP_DEFAULT = 0,
+	/* madvise(MADV_DONTNEED) on each release; the next receive into the
+	 * slot passes TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT. */
+	ZC_RX_ZAP_EACH = 1,
+	/* Released slots are zapped together, one madvise per run of
+	 * adjacent slots, when a slot is needed again. */
+	ZC_RX_ZAP_BATCH = 2,
+	/* Nothing on release: the kernel zaps the range on the next receive
+	 * into the slot (no TLB clean hint). */
+	ZC_RX_ZAP_KERNEL = 3,
+};
+
+/* Set SO_RCVLOWAT on the socket to one slot, so poll() wakes the caller
+ * when a whole slot can be mapped (the caller's socket is changed). */
+#define ZC_RX_F_RCVLOWAT	(1u << 0)
+#define ZC_RX_F_ALL		(ZC_RX_F_RCVLOWAT)
+
+struct zc_rx_opts {
+	uint32_t mode;		/* enum zc_rx_mode */
+	uint32_t flags;		/* ZC_RX_F_* */
+	/* Most bytes one view holds; a multiple of the page size.
+	 * 0 = 512 KiB. */
+	uint32_t slot_size;
+	/* How many views may be held at once. 0 = 8; at most 1024. */
+	uint32_t slots;
+	/* Per-slot buffer for bytes that cannot be mapped. The kernel copies
+	 * the whole queue into it when the queue is no longer than it (5.11),
+	 * so larger trades mapping for fewer calls. 0 = 64 KiB. */
+	uint32_t copybuf_size;
+	uint32_t zap;		/* enum zc_rx_zap */
+	uint32_t reserved[6];	/* must be zero */
+};
+
+struct zc_view {
+	/* Page-aligned, read-only, inside the window. */
+	const uint8_t *mapped;
+	size_t mapped_len;
+	/* The bytes that followed the mapped ones in the stream, copied. */
+	const uint8_t *copied;
+	size_t copied_len;
+	/* mapped_len + copied_len */
+	size_t len;
+	/* Internal: which slot to release. */
+	uint32_t slot;
+	uint32_t generation;
+};
+
+struct zc_rx_stats {
+	uint64_t bytes_mapped;		/* handed out as mapped pages */
+	uint64_t bytes_copybuf;		/* copied by the kernel into copybuf */
+	uint64_t bytes_read;		/* copied by recv() */
+	uint64_t zerocopy_calls;	/* getsockopt(TCP_ZEROCOPY_RECEIVE) */
+	uint64_t recv_calls;		/* recv() */
+	uint64_t zaps;			/* madvise(MADV_DONTNEED) calls */
+	uint64_t views;			/* views handed out */
+	uint64_t waits;			/* poll() on a blocking socket */
+	uint64_t mode_switches;		/* auto mode changed its choice */
+	/* Why bytes were not mapped (counted once per occurrence). */
+	uint64_t skip_hints;		/* kernel said: next bytes unmappable */
+	uint64_t small_queue;		/* queue below one page or copybuf */
+	uint64_t reserved[5];
+};
+
+struct zc_rx;
+
+/*
+ * Creates a receive handle on connected TCP socket fd. opts may be NULL.
+ * Blocking or not follows the socket: on a blocking socket zc_rx_read()
+ * waits for data, on a non-blocking one it returns -EAGAIN.
+ * Returns 0 and sets *rxp, or -EINVAL (bad options, fd not a TCP socket),
+ * -ENOTCONN, -EOPNOTSUPP (ZC_RX_ZEROCOPY on a kernel without it), -ENOMEM.
+ * ZC_RX_AUTO on such a kernel quietly becomes copy; zc_rx_mode() says so.
+ */
+int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *opts);
+
+/* Unmaps the window and frees the handle. Views still held become invalid.
+ * Does not close fd. NULL is a no-op. */
+void zc_rx_free(struct zc_rx *rx);
+
+/*
+ * Receives the next bytes of the stream into a free slot.
+ * Returns the byte count (> 0) with *view filled, 0 at end of stream,
+ * -EAGAIN when nothing is queued on a non-blocking socket, -ENOBUFS when
+ * every slot is held (release a view), or the socket's error
+ * (-ECONNRESET, ...) once the bytes received before it were returned.
+ */
+ssize_t zc_rx_read(struct zc_rx *rx, struct zc_view *view);
+
+/*
+ * Gives a view's slot back. Its memory must not be touched afterwards.
+ * Returns 0, or -EINVAL for a view that is not currently held.
+ */
+int zc_rx_release(struct zc_rx *rx, struct zc_view *view);
+
+/*
+ * Waits until zc_rx_read() has something to do, at most timeout_ms
+ * (-1 forever). Returns 1 when readable (data, end or error), 0 on timeout.
+ */
+int zc_rx_wait(struct zc_rx *rx, int timeout_ms);
+
+/* Current mode: ZC_RX_ZEROCOPY or ZC_RX_COPY (auto reports its choice). */
+int zc_rx_mode(const struct zc_rx *rx);
+void zc_rx_get_stats(const struct zc_rx *rx, struct zc_rx_stats *stats);
+
+/* "auto", "zerocopy", "copy" / "default", "each", "batch", "kernel";
+ * parse returns the value or -EINVAL. */
+const char *zc_rx_mode_name(int mode);
+int zc_rx_mode_parse(const char *name);
+const char *zc_rx_zap_name(int zap);
+int zc_rx_zap_parse(const char *name);
+
+/* ------------------------------------------------------------------------
+ * Send: struct zc_tx on a connected TCP or UDP socket.
+ *
+ * Every byte accepted by zc_tx_send() produces exactly one completion that
+ * carries the caller's user_data and says when the buffer may be reused and
+ * whether the kernel copied, whichever backend ran (the copy backend
+ * completes at once). A send that returns an error produces no completion.
+ */
+
+enum zc_tx_backend {
+	/* Copy below a threshold, zero-copy above it; switches to copy while
+	 * the kernel reports it copies anyway, and tries again now and then. */
+	ZC_TX_AUTO = 0,
+	ZC_TX_COPY = 1,		/* send() */
+	ZC_TX_MSG_ZEROCOPY = 2,	/* send(MSG_ZEROCOPY), error-queue completions */
+	ZC_TX_URING = 3,	/* io_uring IORING_OP_SEND (copies) */
+	ZC_TX_URING_ZC = 4,	/* io_uring IORING_OP_SEND_ZC */
+};
+
+/* Register the caller's buffers with io_uring (see zc_tx_register). */
+#define ZC_TX_F_FIXED_BUFFERS	(1u << 0)
+#define ZC_TX_F_ALL		(ZC_TX_F_FIXED_BUFFERS)
+
+struct zc_tx_opts {
+	uint32_t backend;	/* enum zc_tx_backend */
+	uint32_t flags;		/* ZC_TX_F_* */
+	/* Auto: sends shorter than this are copied. 0 = default. */
+	uint32_t zc_threshold;
+	/* Reap error-queue completions after this many zero-copy sends, to
+	 * keep optmem bounded. 0 = 32. */
+	uint32_t reap_every;
+	/* Auto: after the kernel reports copying, send by copy this many
+	 * times before trying zero-copy again. 0 = 1024. */
+	uint32_t retry_after;
+	/* Most sends in flight; zc_tx_send returns -EAGAIN beyond. 0 = 4096. */
+	uint32_t max_outstanding;
+	uint32_t reserved[6];	/* must be zero */
+};
+
+/* The kernel copied the data (loopback, veth to a local socket, ...). */
+#define ZC_COMPLETION_COPIED		(1u << 0)
+/* The library sent it by copy (policy, threshold or ENOBUFS fallback). */
+#define ZC_COMPLETION_POLICY_COPY	(1u << 1)
+
+struct zc_completion {
+	uint64_t user_data;
+	uint32_t len;		/* bytes of this send */
+	uint32_t flags;		/* ZC_COMPLETION_* */
+};
+
+struct zc_tx_stats {
+	uint64_t sends;			/* accepted sends */
+	uint64_t bytes;			/* accepted bytes */
+	uint64_t bytes_zerocopy;	/* completed without a kernel copy */
+	uint64_t bytes_kernel_copied;	/* zero-copy attempted, kernel copied */
+	uint64_t bytes_policy_copied;	/* library chose copy */
+	uint64_t notifications;		/* error-queue messages or notif CQEs */
+	uint64_t enobufs;		/* ENOBUFS fallbacks to copy */
+	uint64_t fallbacks;		/* other fallbacks (backend refused) */
+	uint64_t outstanding;		/* sends not completed yet */
+	uint64_t reserved[7];
+};
+
+struct zc_tx;
+
+/*
+ * Creates a send handle on connected TCP or UDP socket fd; opts may be
+ * NULL. Returns 0 and sets *txp, or -EINVAL, -EOPNOTSUPP (the backend asked
+ * for is missing; AUTO never fails this way), -ENOMEM.
+ */
+int zc_tx_create(struct zc_tx **txp, int fd, const struct zc_tx_opts *opts);
+
+/*
+ * Sends len bytes of buf. Returns the bytes accepted (for TCP possibly fewer
+ * than len on a non-blocking socket; the completion covers those), or
+ * -errno with no completion. buf must stay untouched until the completion.
+ * UDP: one call is one datagram.
+ */
+ssize_t zc_tx_send(struct zc_tx *tx, const void *buf, size_t len,
+		   uint64_t user_data);
+
+/* Copies up to max completions into out without blocking; returns count. */
+int zc_tx_reap(struct zc_tx *tx, struct zc_completion *out, unsigned int max);
+
+/* Like zc_tx_reap, but waits up to timeout_ms (-1 forever) for at least one.
+ * Returns count, 0 on timeout. */
+int zc_tx_wait(struct zc_tx *tx, struct zc_completion *out, unsigned int max,
+	       int timeout_ms);
+
+/* An fd that polls readable when completions may be reaped. */
+int zc_tx_fd(const struct zc_tx *tx);
+
+/* Waits until every send has completed (completions stay queued for
+ * zc_tx_reap). Returns 0, or -ETIME when timeout_ms passed first. */
+int zc_tx_flush(struct zc_tx *tx, int timeout_ms);
+
+/* Frees the handle; returns how many sends were still outstanding (their
+ * buffers may still be read by the kernel). NULL returns 0. */
+int zc_tx_free(struct zc_tx *tx);
+
+int zc_tx_backend(const struct zc_tx *tx);
+void zc_tx_get_stats(const struct zc_tx *tx, struct zc_tx_stats *stats);
+const char *zc_tx_backend_name(int backend);
+int zc_tx_backend_parse(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZCNET_H */

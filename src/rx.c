@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Receive engine: TCP_ZEROCOPY_RECEIVE behind views that the caller holds
+ * and releases, with copy fallbacks and an auto mode that measures which of
+ * the two is cheaper on this machine.
+ *
+ * The window: mmap(PROT_READ, MAP_SHARED) on the socket only reserves a VMA
+ * (4.18, seeds 000-002); getsockopt(TCP_ZEROCOPY_RECEIVE) maps whole
+ * received pages into it and consumes those bytes. We mmap it once per
+ * handle, 2 MiB aligned so it shares no page-table lock with other windows,
+ * and never mmap/munmap per read: since 6.5 the receive path takes a
+ * per-VMA lock and other threads' mmap calls no longer stall it (seed 004),
+ * unless we take the mmap write lock ourselves.
+ *
+ * The window is cut into slots, one per view. Zapping a slot (unmapping the
+ * pages a released view showed) is the main cost of this path (seed 000),
+ * so how and when it happens is a choice (enum zc_rx_zap).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "internal.h"
+#include "rx.h"
+
+#define ZC__RX_DEFAULT_SLOT_SIZE	(512u << 10)
+#define ZC__RX_DEFAULT_SLOTS		8u
+#define ZC__RX_MAX_SLOTS		1024u
+#define ZC__RX_MAX_SLOT_SIZE		(256u << 20)
+#define ZC__RX_DEFAULT_COPYBUF		(64u << 10)
+#define ZC__RX_MAX_COPYBUF		(16u << 20)
+#define ZC__RX_WINDOW_ALIGN		(2u << 20)
+
+int zc__rx_validate_opts(const struct zc_rx_opts *o, size_t page_size)
+{
+	unsigned int i;
+
+	if (o->mode > ZC_RX_COPY || o->zap > ZC_RX_ZAP_KERNEL)
+		return -EINVAL;
+	if (o->flags & ~ZC_RX_F_ALL)
+		return -EINVAL;
+	if (o->slot_size % page_size || o->slot_size > ZC__RX_MAX_SLOT_SIZE)
+		return -EINVAL;
+	if (o->slots > ZC__RX_MAX_SLOTS)
+		return -EINVAL;
+	if (o->copybuf_size > ZC__RX_MAX_COPYBUF)
+		return -EINVAL;
+	for (i = 0; i < ZC__ARRAY_SIZE(o->reserved); i++)
+		if (o->reserved[i])
+			return -EINVAL;
+	return 0;
+}
+
+/* --- slots and zapping -------------------------------------------------- */
+
+static uint8_t *slot_window(const struct zc_rx *rx, uint32_t i)
+{
+	return rx->window + (size_t)i * rx->slot_size;
+}
+
+static uint8_t *slot_copy(const struct zc_rx *rx, uint32_t i)
+{
+	return rx->copy_area + (size_t)i * rx->copy_size;
+}
+
+static void zap_range(struct zc_rx *rx, uint8_t *addr, size_t len)
+{
+	/* MADV_DONTNEED on a TCP VMA drops our page references; it cannot
+	 * fail on a range we own short of a bug, and if it did the kernel
+	 * would zap the range itself on the next receive into it. */
+	zc__sys.madvise(addr, len, MADV_DONTNEED);
+	rx->st.zaps++;
+}
+
+/* ZAP_BATCH: zaps the run of released, still-mapped slots that starts at
+ * slot i with one madvise, so one TLB flush covers several views. */
+static void zap_run(struct zc_rx *rx, uint32_t i)
+{
+	uint32_t j = i;
+	size_t len = 0;
+
+	while (j < rx->nslots && !rx->slots[j].held && rx->slots[j].mapped) {
+		len = (size_t)(j - i) * rx->slot_size + rx->slots[j].mapped;
+		rx->slots[j].mapped = 0;
+		j++;
+	}
+	zap_range(rx, slot_window(rx, i), len);
+}
+
+static int get_slot(struct zc_rx *rx, uint32_t *slotp)
+{
+	uint32_t n = rx->nslots, k, i;
+
+	for (k = 0; k < n; k++) {
+		i = (rx->next_slot + k) % n;
+		if (!rx->slots[i].held)
+			break;
+	}
+	if (k == n)
+		return -ENOBUFS;
+	if (rx->slots[i].mapped && rx->zap == ZC_RX_ZAP_BATCH)
+		zap_run(rx, i);
+	rx->next_slot = (i + 1) % n;
+	*slotp = i;
+	return 0;
+}
+
+/* --- one receive ---------------------------------------------------------- */
+
+static void fill_view(struct zc_rx *rx, struct zc_view *v, uint32_t slot,
+		      size_t mapped, size_t copied)
+{
+	struct zc__rx_slot *s = &rx->slots[slot];
+
+	s->held = 1;
+	s->generation++;
+	v->mapped = mapped ? slot_window(rx, slot) : NULL;
+	v->mapped_len = mapped;
+	v->copied = copied ? slot_copy(rx, slot) : NULL;
+	v->copied_len = copied;
+	v->len = mapped + copied;
+	v->slot = slot;
+	v->generation = s->generation;
+	rx->st.views++;
+}
+
+/* A socket error (RST, ...) or a clean end, after the kernel said -EIO:
+ * "queue empty and SOCK_DONE" (tcp_zerocopy_receive). The error itself is
+ * still pending on the socket, as the kernel did not report it. */
+static ssize_t end_of_stream(struct zc_rx *rx)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (zc__sys.getsockopt(rx->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		return -errno;
+	if (err)
+		return -err;
+	rx->eof = 1;
+	return 0;
+}
+
+/* Plain recv() into the slot's copy area. Follows the socket's blocking
+ * mode. Returns bytes, 0 at the end, -errno. */
+static ssize_t read_copy(struct zc_rx *rx, uint32_t slot, size_t len,
+			 struct zc_view *v, int flags)
+{
+	ssize_t n;
+
+	n = zc__sys.recv(rx->fd, slot_copy(rx, slot),
+			 ZC__MIN(len, rx->copy_size), flags);
+	rx->st.recv_calls++;
+	if (n < 0)
+		return -errno;
+	if (n == 0) {
+		rx->eof = 1;
+		return 0;
+	}
+	rx->st.bytes_read += n;
+	fill_view(rx, v, slot, 0, n);
+	return n;
+}
+
+/*
+ * One getsockopt(TCP_ZEROCOPY_RECEIVE) into a slot, with or without the
+ * copybuf. Returns bytes (> 0) with *v filled, 0 when nothing was handed
+ * out (*skip then says how many queued bytes could not be mapped), -errno.
+ */
+static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
+			     struct zc_view *v, bool with_copybuf,
+			     uint32_t *skip)
+{
+	struct zc__rx_slot *s = &rx->slots[slot];
+	struct zc__tcp_zerocopy_receive zc;
+	socklen_t len = rx->zc_len;
+	size_t mapped, copied = 0;
+
+	memset(&zc, 0, sizeof(zc));
+	zc.address = (uintptr_t)slot_window(rx, slot);
+	zc.length = rx->slot_size;
+	if (with_copybuf) {
+		zc.copybuf_address = (uintptr_t)slot_copy(rx, slot);
+		zc.copybuf_len = (int32_t)rx->copybuf_size;
+	}
+	/* The slot holds no pages: spare the kernel its zap (5.11). */
+	if ((rx->features & ZC_PROBE_RX_TLB_CLEAN_HINT) && !s->mapped)
+		zc.flags = ZC__TCP_RECEIVE_ZEROCOPY_FLAG_TLB_CLEAN_HINT;
+	*skip = 0;
+	rx->st.zerocopy_calls++;
+	if (zc__sys.getsockopt(rx->fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc,
+			       &len)) {
+		if (errno == EIO)
+			return end_of_stream(rx);
+		return -errno;
+	}
+	/* The kernel can only map less than asked for: anything else is a
+	 * broken kernel or fake, and trusting it would over-read the slot. */
+	if (zc.length > rx->slot_size || zc.length % rx->page_size)
+		return -EPROTO;
+	mapped = zc.length;
+	if (with_copybuf) {
+		/* Negative copybuf_len is the straggler copy's error; the
+		 * bytes then stay queued for the next call. */
+		if (zc.copybuf_len > (int32_t)rx->copybuf_size)
+			return -EPROTO;
+		if (zc.copybuf_len > 0)
+			copied = (size_t)zc.copybuf_len;
+	}
+	if (mapped > s->mapped)
+		s->mapped = (uint32_t)mapped;
+	/*
+	 * With a copybuf the kernel copies the rest of the current skb
+	 * whenever mapping stops at our length, mappable or not
+	 * (tcp_zc_handle_leftover), so pass one only after the kernel
+	 * reported bytes it could not map: a hint left over with nothing
+	 * mapped, or stragglers it just copied.
+	 */
+	rx->copybuf_next = zc.recv_skip_hint > 0 || (!mapped && copied);
+	if (rx->features & ZC_PROBE_RX_INQ_ERR) {
+		rx->inq = zc.inq;
+		rx->inq_known = 1;
+		if (zc.err) {
+			/* sock_error() cleared it: keep it for the caller,
+			 * after the bytes that came before it. */
+			if (!mapped && !copied)
+				return -zc.err;
+			rx->pending_err = zc.err;
+		}
+	}
+	if (zc.recv_skip_hint)
+		rx->st.skip_hints++;
+	if (!mapped && !copied) {
+		*skip = zc.recv_skip_hint;
+		return 0;
+	}
+	if (!mapped && !zc.recv_skip_hint)
+		rx->st.small_queue++;
+	rx->st.bytes_mapped += mapped;
+	rx->st.bytes_copybuf += copied;
+	fill_view(rx, v, slot, mapped, copied);
+	return (ssize_t)(mapped + copied);
+}
+
+/* Receives into a slot by zero-copy, copying what cannot be mapped.
+ * Returns bytes (> 0) with *v filled, 0 when nothing is queued, -errno;
+ * sets rx->eof at the end. */
+ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
+			     struct zc_view *v)
+{
+	bool copybuf = (rx->features & ZC_PROBE_RX_COPYBUF) && rx->copybuf_next;
+	uint32_t skip;
+	ssize_t n;
+
+	n = zerocopy_call(rx, slot, v, copybuf, &skip);
+	if (n || !skip)
+		return n;
+	/* Queued bytes the kernel would not map (a short queue, or a
+	 * fragment that is not a whole page): copy them, through the
+	 * copybuf in one more call when the kernel has one (5.11). */
+	if (!copybuf && (rx->features & ZC_PROBE_RX_COPYBUF)) {
+		n = zerocopy_call(rx, slot, v, true, &skip);
+		if (n || !skip)
+			return n;
+	}
+	return read_copy(rx, slot, skip, v, MSG_DONTWAIT);
+}
+
+static bool socket_blocking(const struct zc_rx *rx)
+{
+	int fl = fcntl(rx->fd, F_GETFL);
+
+	return fl >= 0 && !(fl & O_NONBLOCK);
+}
+
+static int wait_readable(struct zc_rx *rx, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
+	int n;
+
+	rx->st.waits++;
+	n = zc__sys.poll(&pfd, 1, timeout_ms);
+	if (n < 0)
+		return -errno;
+	return n;
+}
+
+static ssize_t read_zerocopy(struct zc_rx *rx, uint32_t slot,
+			     struct zc_view *v)
+{
+	ssize_t n;
+	int w;
+
+	for (;;) {
+		/* The last call said the queue was empty: on a blocking
+		 * socket, wait before asking again rather than spend a
+		 * call that finds nothing. */
+		if (rx->inq_known && rx->inq == 0 && socket_blocking(rx)) {
+			w = wait_readable(rx, -1);
+			if (w < 0)
+				return w;
+		}
+		n = zc__rx_zerocopy_once(rx, slot, v);
+		if (n != 0 || rx->eof)
+			return n;
+		if (!socket_blocking(rx))
+			return -EAGAIN;
+		rx->inq_known = 1;
+		rx->inq = 0;
+	}
+}
+
+ZC_API ssize_t zc_rx_read(struct zc_rx *rx, struct zc_view *v)
+{
+	uint32_t slot;
+	ssize_t n;
+	int err, mode;
+
+	if (!rx || !v)
+		return -EINVAL;
+	if (rx->pending_err) {
+		err = rx->pending_err;
+		rx->pending_err = 0;
+		return -err;
+	}
+	if (rx->eof)
+		return 0;
+	err = get_slot(rx, &slot);
+	if (err)
+		return err;
+	mode = zc__rx_auto_before(rx);
+	if (mode == ZC_RX_ZEROCOPY)
+		n = read_zerocopy(rx, slot, v);
+	else
+		n = read_copy(rx, slot, rx->copy_size, v, 0);
+	zc__rx_auto_after(rx, mode, n > 0 ? v : NULL);
+	return n;
+}
+
+ZC_API int zc_rx_release(struct zc_rx *rx, struct zc_view *v)
+{
+	struct zc__rx_slot *s;
+
+	if (!rx || !v || v->slot >= rx->nslots)
+		return -EINVAL;
+	s = &rx->slots[v->slot];
+	if (!s->held || s->generation != v->generation)
+		return -EINVAL;
+	s->held = 0;
+	if (s->mapped && rx->zap == ZC_RX_ZAP_EACH) {
+		zap_range(rx, slot_window(rx, v->slot), s->mapped);
+		s->mapped = 0;
+	}
+	memset(v, 0, sizeof(*v));
+	return 0;
+}
+
+ZC_API int zc_rx_wait(struct zc_rx *rx, int timeout_ms)
+{
+	if (!rx)
+		return -EINVAL;
+	if (rx->pending_err || rx->eof)
+		return 1;
+	return wait_readable(rx, timeout_ms);
+}
+
+/* --- handle life -------------------------------------------------------- */
+
+/* Reserves a 2 MiB-aligned PROT_READ window on the socket: a PROT_NONE
+ * placeholder larger by the alignment, the socket mapping fixed inside it,
+ * and the placeholder's ends given back. */
+static int map_window(struct zc_rx *rx)
+{
+	size_t len = (size_t)rx->slot_size * rx->nslots;
+	size_t total = len + ZC__RX_WINDOW_ALIGN;
+	uint8_t *res, *win, *aligned;
+
+	res = zc__sys.mmap(NULL, total, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return -errno;
+	aligned = (uint8_t *)ZC__ALIGN_UP((uintptr_t)res, ZC__RX_WINDOW_ALIGN);
+	win = zc__sys.mmap(aligned, len, PROT_READ, MAP_SHARED | MAP_FIXED,
+			   rx->fd, 0);
+	if (win == MAP_FAILED) {
+		int err = errno;
+
+		zc__sys.munmap(res, total);
+		/* ENODEV: this kernel cannot mmap a TCP socket. */
+		return -(err == ENODEV ? EOPNOTSUPP : err);
+	}
+	if (aligned > res)
+		zc__sys.munmap(res, aligned - res);
+	if (res + total > aligned + len)
+		zc__sys.munmap(aligned + len, res + total - (aligned + len));
+	rx->window = win;
+	rx->window_len = len;
+	return 0;
+}
+
+/* A zero-length TCP_ZEROCOPY_RECEIVE consumes nothing (no bytes asked for,
+ * no copybuf) and tells which struct the kernel knows via optlen. */
+static int learn_kernel(struct zc_rx *rx)
+{
+	struct zc__tcp_zerocopy_receive zc;
+	socklen_t len = sizeof(zc);
+
+	memset(&zc, 0, sizeof(zc));
+	zc.address = (uintptr_t)rx->window;
+	if (zc__sys.getsockopt(rx->fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc,
+			       &len)) {
+		if (errno == EIO)
+			return 0; /* already at the end: still supported */
+		return -(errno == ENOPROTOOPT ? EOPNOTSUPP : errno);
+	}
+	rx->zc_len = ZC__MIN(len, (socklen_t)sizeof(zc));
+	rx->features |= ZC_PROBE_RX_ZEROCOPY;
+	if (rx->zc_len >= ZC__ZCR_LEN_INQ_ERR) {
+		rx->features |= ZC_PROBE_RX_INQ_ERR;
+		rx->pending_err = zc.err;
+	}
+	if (rx->zc_len >= ZC__ZCR_LEN_COPYBUF)
+		rx->features |= ZC_PROBE_RX_COPYBUF |
+				ZC_PROBE_RX_TLB_CLEAN_HINT;
+	return 0;
+}
+
+static int check_socket(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int), slen = sizeof(ss);
+	int type = 0, proto = 0;
+
+	if (zc__sys.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len))
+		return errno == ENOTSOCK || errno == EBADF ? -EINVAL : -errno;
+	len = sizeof(int);
+	if (zc__sys.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len))
+		return -errno;
+	if (type != SOCK_STREAM || proto != IPPROTO_TCP)
+		return -EINVAL;
+	if (getpeername(fd, (struct sockaddr *)&ss, &slen))
+		return -errno;
+	return 0;
+}
+
+static int setup_zerocopy(struct zc_rx *rx)
+{
+	int ret = map_window(rx);
+
+	if (!ret)
+		ret = learn_kernel(rx);
+	return ret;
+}
+
+ZC_API int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *o)
+{
+	struct zc_rx_opts def = { 0 };
+	long page = sysconf(_SC_PAGESIZE);
+	struct zc_rx *rx;
+	int ret, one = 1;
+
+	if (!rxp)
+		return -EINVAL;
+	*rxp = NULL;
+	if (!o)
+		o = &def;
+	if (page <= 0)
+		page = 4096;
+	ret = zc__rx_validate_opts(o, (size_t)page);
+	if (ret)
+		return ret;
+	ret = check_socket(fd);
+	if (ret)
+		return ret;
+
+	rx = calloc(1, sizeof(*rx));
+	if (!rx)
+		return -ENOMEM;
+	rx->fd = fd;
+	rx->page_size = (uint32_t)page;
+	rx->requested_mode = o->mode;
+	rx->zap = o->zap ? o->zap : ZC__RX_DEFAULT_ZAP;
+	rx->slot_size = o->slot_size ? o->slot_size : ZC__RX_DEFAULT_SLOT_SIZE;
+	rx->nslots = o->slots ? o->slots : ZC__RX_DEFAULT_SLOTS;
+	rx->copybuf_size = o->copybuf_size ? o->copybuf_size
+					   : ZC__RX_DEFAULT_COPYBUF;
+	rx->slots = calloc(rx->nslots, sizeof(*rx->slots));
+	if (!rx->slots) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	if (o->mode != ZC_RX_COPY) {
+		ret = setup_zerocopy(rx);
+		if (ret && o->mode == ZC_RX_ZEROCOPY)
+			goto out_free;
+		if (ret) {
+			/* Auto on a kernel (or socket) without receive
+			 * zero-copy: copy, and say so via zc_rx_mode(). */
+			if (rx->window)
+				zc__sys.munmap(rx->window, rx->window_len);
+			rx->window = NULL;
+			rx->features = 0;
+		}
+	}
+	rx->mode = (rx->features & ZC_PROBE_RX_ZEROCOPY) ? ZC_RX_ZEROCOPY
+							 : ZC_RX_COPY;
+	/* Copy reads want whole slots; zero-copy needs only straggler room. */
+	rx->copy_size = rx->copybuf_size;
+	if (rx->requested_mode != ZC_RX_ZEROCOPY)
+		rx->copy_size = ZC__MAX(rx->copy_size, rx->slot_size);
+	rx->copy_area = malloc((size_t)rx->copy_size * rx->nslots);
+	if (!rx->copy_area) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	/* Mapped pages cannot skip an urgent byte the way recv() does when it
+	 * is out of line, so keep urgent data in line in every mode: the
+	 * stream the caller sees is exactly the bytes the peer sent. */
+	if (zc__sys.setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one,
+			       sizeof(one))) {
+		ret = -errno;
+		goto out_free;
+	}
+	if (o->flags & ZC_RX_F_RCVLOWAT) {
+		int lowat = (int)rx->slot_size;
+
+		if (zc__sys.setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
+				       sizeof(lowat))) {
+			ret = -errno;
+			goto out_free;
+		}
+	}
+	zc__rx_auto_init(rx);
+	*rxp = rx;
+	return 0;
+
+out_free:
+	zc_rx_free(rx);
+	return ret;
+}
+
+ZC_API void zc_rx_free(struct zc_rx *rx)
+{
+	if (!rx)
+		return;
+	if (rx->window)
+		zc__sys.munmap(rx->window, rx->window_len);
+	free(rx->copy_area);
+	free(rx->slots);
+	free(rx);
+}
+
+ZC_API int zc_rx_mode(const struct zc_rx *rx)
+{
+	return rx ? (int)rx->mode : -EINVAL;
+}
+
+ZC_API void zc_rx_get_stats(const struct zc_rx *rx, struct zc_rx_stats *st)
+{
+	if (rx && st)
+		*st = rx->st;
+}
+
+static const char *const mode_names[] = { "auto", "zerocopy", "copy" };
+static const char *const zap_names[] = { "default", "each", "batch",
+					 "kernel" };
+
+static int parse_name(const char *name, const char *const *names,
+		      unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; name && i < n; i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
+ZC_API const char *zc_rx_mode_name(int mode)
+{
+	return mode >= 0 && mode < 3 ? mode_names[mode] : NULL;
+}
+
+ZC_API int zc_rx_mode_parse(const char *name)
+{
+	return parse_name(name, mode_names, 3);
+}
+
+ZC_API const char *zc_rx_zap_name(int zap)
+{
+	return zap >= 0 && zap < 4 ? zap_names[zap] : NULL;
+}
+
+ZC_API int zc_rx_zap_parse(const char *name)
+{
+	return parse_name(name, zap_names, 4);
+}

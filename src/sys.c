@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The system-call table (see internal.h) and small shared helpers. */
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "internal.h"
+
+static const struct zc__sys zc__sys_real = {
+	.getsockopt = getsockopt,
+	.setsockopt = setsockopt,
+	.recv = recv,
+	.sendmsg = sendmsg,
+	.recvmsg = recvmsg,
+	.poll = poll,
+	.mmap = mmap,
+	.munmap = munmap,
+	.madvise = madvise,
+};
+
+struct zc__sys zc__sys = zc__sys_real;
+
+void zc__sys_reset(void)
+{
+	zc__sys = zc__sys_real;
+}
+
+unsigned long long zc__thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (unsigned long long)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int zc__all_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+
+	return len == 0 || (c[0] == 0 && !memcmp(c, c + 1, len - 1));
+}
+
+ZC_API const char *zc_version(void)
+{
+	return "0.1.0";
+}
