@@ -79,8 +79,18 @@ $(B)/zcnet.pc: zcnet.pc.in Makefile
 
 tests: all $(UNIT_BINS) $(ITEST_BINS)
 
-# The README's test command. TESTS="unit/rx ..." narrows the run.
-check: tests
+# Installs missing Debian packages (as root) or says which are missing.
+deps:
+	@scripts/deps.sh
+
+# The README's quick start: `make demo` and `make check` on a fresh machine.
+demo: deps
+	$(MAKE) all
+	$(B)/zcperf
+
+# TESTS="rx_veth unit/test_rx" narrows the run.
+check: deps
+	$(MAKE) tests
 	tests/run $(TESTS)
 
 install: all
@@ -109,4 +119,4 @@ format:
 clean:
 	rm -rf $(B)
 
-.PHONY: all tests check install uninstall format clean
+.PHONY: all deps demo tests check install uninstall format clean
