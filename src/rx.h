@@ -29,6 +29,7 @@ struct zc__rx_auto {
 	uint64_t exploit_len;	/* length of the last exploit phase */
 	uint64_t cost_ns[3];	/* by mode, this exploration */
 	uint64_t bytes[3];
+	uint64_t mapped;	/* bytes mapped, this exploration */
 	unsigned long long last_cpu;
 	int last_mode;		/* mode of the read being timed, or -1 */
 	uint64_t last_bytes;

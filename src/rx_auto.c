@@ -29,6 +29,7 @@ static void start_exploring(struct zc__rx_auto *au)
 	au->epoch_bytes = 0;
 	au->cost_ns[ZC_RX_ZEROCOPY] = au->cost_ns[ZC_RX_COPY] = 0;
 	au->bytes[ZC_RX_ZEROCOPY] = au->bytes[ZC_RX_COPY] = 0;
+	au->mapped = 0;
 	au->last_mode = -1;
 }
 
@@ -61,6 +62,12 @@ static void decide(struct zc_rx *rx)
 	unsigned __int128 cp = (unsigned __int128)au->cost_ns[ZC_RX_COPY] *
 			       au->bytes[ZC_RX_ZEROCOPY];
 	int winner = zc <= cp ? ZC_RX_ZEROCOPY : ZC_RX_COPY;
+
+	/* Zero-copy epochs that mapped almost nothing (a plain sender, an
+	 * unaligned MTU) only copied through the copybuf in smaller pieces
+	 * than a copy read takes: nothing to gain, whatever the timing said. */
+	if (au->mapped * 8 < au->bytes[ZC_RX_ZEROCOPY])
+		winner = ZC_RX_COPY;
 
 	if (winner == au->winner && au->exploit_len)
 		au->exploit_len = au->exploit_len * 2 > EXPLOIT_MAX
@@ -110,6 +117,7 @@ void zc__rx_auto_after(struct zc_rx *rx, int mode, const struct zc_view *v)
 	/* Time this read (and what the caller does with it) up to the next
 	 * read; reads that got nothing are not charged to either mode. */
 	if (n) {
+		au->mapped += v->mapped_len;
 		au->last_mode = mode;
 		au->last_bytes = n;
 	}
