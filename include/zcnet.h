@@ -138,7 +138,7 @@ struct zc_rx_opts {
 };
 
 struct zc_view {
-	/* Page-aligned, read-only, inside the window. */
+	/* Page-aligned, inside the window, mapped read-only: a write faults. */
 	const uint8_t *mapped;
 	size_t mapped_len;
 	/* The bytes that followed the mapped ones in the stream, copied. */
@@ -173,6 +173,8 @@ struct zc_rx;
  * Creates a receive handle on connected TCP socket fd. opts may be NULL.
  * Blocking or not follows the socket: on a blocking socket zc_rx_read()
  * waits for data, on a non-blocking one it returns -EAGAIN.
+ * Sets SO_OOBINLINE on fd: mapped pages cannot skip an urgent byte the way
+ * recv() does, so urgent bytes stay in the stream in every mode.
  * Returns 0 and sets *rxp, or -EINVAL (bad options, fd not a TCP socket),
  * -ENOTCONN, -EOPNOTSUPP (ZC_RX_ZEROCOPY on a kernel without it), -ENOMEM.
  * ZC_RX_AUTO on such a kernel quietly becomes copy; zc_rx_mode() says so.
