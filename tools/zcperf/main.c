@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * zcperf: measures what zero-copy networking buys on this machine.
+ *
+ *   zcperf                       demo: copy vs zero-copy receive, side by
+ *                                side, in a private network namespace
+ *   zcperf -s [-1] [--rx=MODE]   receiver
+ *   zcperf -c HOST [--tx=MODE]   sender
+ *   zcperf --probe [-J]          what the kernel supports
+ *
+ * See zcperf(1) and `zcperf --help`.
+ */
+#include <signal.h>
+#include <stdio.h>
+
+#include "zcperf.h"
+
+int main(int argc, char **argv)
+{
+	struct cfg cfg;
+
+	parse_options(&cfg, argc, argv);
+	/* A peer that goes away must give EPIPE, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	switch (cfg.cmd) {
+	case CMD_HELP:
+		print_help(stdout);
+		return 0;
+	case CMD_VERSION:
+		printf("zcperf %s\n", zc_version());
+		return 0;
+	case CMD_PROBE:
+		return run_probe(&cfg);
+	case CMD_SERVER:
+		return run_server(&cfg);
+	case CMD_CLIENT:
+		return run_client(&cfg);
+	case CMD_DEMO:
+	default:
+		return run_demo(&cfg);
+	}
+}
