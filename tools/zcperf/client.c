@@ -26,9 +26,11 @@ static struct addrinfo *resolve(const struct cfg *cfg)
 	snprintf(port, sizeof(port), "%u", cfg->port);
 	r = getaddrinfo(cfg->host, port, &hints, &res);
 	if (r) {
-		fprintf(stderr, "zcperf: resolve %s: %s\n", cfg->host,
-			r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		exit(1);
+		char ctx[300];
+
+		snprintf(ctx, sizeof(ctx), "resolve %s", cfg->host);
+		fatal_msg(ctx,
+			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 	}
 	return res;
 }
@@ -39,8 +41,7 @@ static void fail_connect(const struct cfg *cfg, struct tx_conn *c)
 
 	snprintf(ctx, sizeof(ctx), "%s to %s port %u", c->error.context,
 		 cfg->host, cfg->port);
-	print_error(ctx, c->error.err);
-	exit(1);
+	fatal(ctx, c->error.err);
 }
 
 int run_client(const struct cfg *cfg)
@@ -97,15 +98,18 @@ int run_client(const struct cfg *cfg)
 		s.ticker = &ticker;
 	}
 	if (!cfg->json) {
+		char a[32], b[32];
+
 		printf("Connecting to %s port %u: %u connection%s, tx %s, "
-		       "mss %u, write size %u",
+		       "mss %u, write size %s, ",
 		       cfg->host, cfg->port, n, n > 1 ? "s" : "",
-		       tx_kind_name(cfg->tx), conns[0].hdr.mss, cfg->chunk);
+		       tx_kind_name(cfg->tx), conns[0].hdr.mss,
+		       fmt_iec(a, sizeof(a), cfg->chunk));
 		if (cfg->bytes)
-			printf(", %llu bytes\n",
-			       (unsigned long long)cfg->bytes);
+			printf("%s in all\n",
+			       fmt_iec(b, sizeof(b), (double)cfg->bytes));
 		else
-			printf(", %g s\n", cfg->seconds);
+			printf("for %g s\n", cfg->seconds);
 		fflush(stdout);
 	}
 	steal_sample(&s.steal0);

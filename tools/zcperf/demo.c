@@ -111,9 +111,13 @@ static int demo_listen(struct sockaddr_in *addr)
 
 static void demo_fail(const struct cfg *cfg, const struct conn_error *e)
 {
-	if (cfg->json)
-		json_error_doc("demo", e->context, e->err);
+	char msg[256];
+
 	report_conn_error(e, 0, 1);
+	if (cfg->json) {
+		conn_error_text(e, msg, sizeof(msg));
+		json_error_doc("demo", msg);
+	}
 	exit(1);
 }
 

@@ -22,6 +22,11 @@ int main(int argc, char **argv)
 	parse_options(&cfg, argc, argv);
 	/* A peer that goes away must give EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg.json)
+		json_errors_for(cfg.cmd == CMD_SERVER	? "receiver"
+				: cfg.cmd == CMD_CLIENT ? "sender"
+				: cfg.cmd == CMD_PROBE	? "probe"
+							: "demo");
 	switch (cfg.cmd) {
 	case CMD_HELP:
 		print_help(stdout);

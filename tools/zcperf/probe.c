@@ -22,11 +22,8 @@ int run_probe(const struct cfg *cfg)
 	int r;
 
 	r = zc_probe(&p);
-	if (r) {
-		if (cfg->json)
-			json_error_doc("probe", "zc_probe", -r);
+	if (r)
 		fatal("zc_probe", -r);
-	}
 	if (cfg->json) {
 		json_init(&j, stdout);
 		json_obj_begin(&j, NULL);

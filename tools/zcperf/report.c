@@ -93,12 +93,11 @@ void print_steal_line(const struct steal_sample *a,
 	       p);
 }
 
-void json_error_doc(const char *role, const char *context, int err)
+/* A whole document for a run that failed before it could report. */
+void json_error_doc(const char *role, const char *msg)
 {
 	struct json j;
-	char msg[256];
 
-	snprintf(msg, sizeof(msg), "%s: %s", context, strerror(err));
 	json_init(&j, stdout);
 	json_obj_begin(&j, NULL);
 	json_version(&j);

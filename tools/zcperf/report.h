@@ -18,7 +18,5 @@ void json_version(struct json *j);
 void print_cpu_line(const char *what, const struct cpu_use *u, uint64_t bytes);
 void print_steal_line(const struct steal_sample *a,
 		      const struct steal_sample *b);
-/* A whole JSON document for a run that failed before any data. */
-void json_error_doc(const char *role, const char *context, int err);
 
 #endif /* ZCPERF_REPORT_H */

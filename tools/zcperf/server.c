@@ -135,6 +135,7 @@ static void start_conn(struct rx_session *s, int fd, const struct wire_hdr *h,
 		       const char *peer)
 {
 	struct rx_conn *c = &s->conns[h->conn_index];
+	char sz[32];
 
 	c->fd = fd;
 	c->cfg = s->cfg;
@@ -142,9 +143,9 @@ static void start_conn(struct rx_session *s, int fd, const struct wire_hdr *h,
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	if (!s->cfg->json)
 		printf("[%3u] accepted %s (sender: %s, mss %u, write size "
-		       "%u%s)\n",
+		       "%s%s)\n",
 		       h->conn_index, peer, tx_kind_name((int)h->tx), h->mss,
-		       h->chunk,
+		       fmt_iec(sz, sizeof(sz), h->chunk),
 		       h->flags & WIRE_F_PATTERN ? "" : ", no pattern");
 	fflush(stdout);
 	if (pthread_create(&c->thread, NULL, rx_thread, c))
@@ -234,10 +235,12 @@ static int serve_session(const struct cfg *cfg, int lfd)
 int run_server(const struct cfg *cfg)
 {
 	int lfd = listen_socket(cfg), rc;
+	char sz[32];
 
 	if (!cfg->json) {
-		printf("Server listening on port %u (rx %s, slot %u bytes%s)\n",
-		       cfg->port, rx_kind_name(cfg->rx), cfg->chunk,
+		printf("Server listening on port %u (rx %s, slot %s%s)\n",
+		       cfg->port, rx_kind_name(cfg->rx),
+		       fmt_iec(sz, sizeof(sz), cfg->chunk),
 		       cfg->one_off ? ", one client" : "");
 		fflush(stdout);
 	}

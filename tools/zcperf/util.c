@@ -62,9 +62,34 @@ void print_error(const char *context, int err)
 		fprintf(stderr, "zcperf: hint: %s\n", hint);
 }
 
+static const char *json_role;
+
+void json_errors_for(const char *role)
+{
+	json_role = role;
+}
+
+void fatal_msg(const char *context, const char *reason)
+{
+	char msg[320];
+
+	fprintf(stderr, "zcperf: %s: %s\n", context, reason);
+	if (json_role) {
+		snprintf(msg, sizeof(msg), "%s: %s", context, reason);
+		json_error_doc(json_role, msg);
+	}
+	exit(1);
+}
+
 void fatal(const char *context, int err)
 {
+	char msg[320];
+
 	print_error(context, err);
+	if (json_role) {
+		snprintf(msg, sizeof(msg), "%s: %s", context, strerror(err));
+		json_error_doc(json_role, msg);
+	}
 	exit(1);
 }
 

@@ -82,6 +82,11 @@ const char *tx_kind_name(int tx);
 void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
 void fatal(const char *context, int err) __attribute__((noreturn));
+void fatal_msg(const char *context, const char *reason)
+	__attribute__((noreturn));
+/* With -J, fatal errors also print {"role": ROLE, "error": ...}. */
+void json_errors_for(const char *role);
+void json_error_doc(const char *role, const char *msg);
 void print_error(const char *context, int err);
 const char *error_hint(int err);
 
