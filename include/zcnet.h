@@ -218,6 +218,200 @@ const char *zc_rx_zap_name(int zap);
 int zc_rx_zap_parse(const char *name);
 
 /* ------------------------------------------------------------------------
+ * Messages: framing on a TCP stream.
+ *
+ * A message is a 32-byte header and a payload of hdr.len bytes. The
+ * sender puts a header in its own segment (MSG_EOR) when a page or more
+ * of payload follows, so the payload starts a fresh segment and, on an
+ * aligned path (MSS 4096 + options, MSG_ZEROCOPY sender), arrives in whole
+ * pages the receiver can map. The receiver gets the header copied and the
+ * payload as pieces of zc_rx views, held until the message is released.
+ *
+ * Wire header, little-endian:
+ *   0  magic "ZCM1"   4  u16 version (1)   6  u16 flags (ZC_MSG_F_*)
+ *   8  u32 type       12 u32 len (payload bytes that follow)
+ *   16 u64 id         24 u64 reserved, zero
+ * type and id are the caller's (an RPC method, a request id); a reply
+ * carries its request's id.
+ */
+#include <sys/uio.h> /* struct iovec */
+
+#define ZC_MSG_HDR_LEN 32
+#define ZC_MSG_VERSION 1
+/* Most payload pieces one received message has (see ZC_MSG_ASSEMBLED). */
+#define ZC_MSG_MAX_SEGS 16
+/* Most iovec entries zc_msg_send() takes. */
+#define ZC_MSG_MAX_IOV 64
+
+#define ZC_MSG_F_REPLY (1u << 0) /* answers the request with the same id */
+#define ZC_MSG_F_ERROR (1u << 1) /* the request failed; payload says why */
+#define ZC_MSG_F_ALL   (ZC_MSG_F_REPLY | ZC_MSG_F_ERROR)
+
+struct zc_msg_hdr {
+	uint64_t id;
+	uint32_t type;
+	uint32_t len;	   /* payload bytes */
+	uint32_t flags;	   /* ZC_MSG_F_* */
+	uint32_t reserved; /* must be zero */
+};
+
+/*
+ * Writes the wire header for hdr into buf (at least ZC_MSG_HDR_LEN bytes).
+ * Returns ZC_MSG_HDR_LEN, or -EINVAL (short buffer, unknown flags,
+ * non-zero reserved).
+ */
+int zc_msg_header_encode(void *buf, size_t len, const struct zc_msg_hdr *hdr);
+
+/*
+ * Decodes a wire header from the first bytes of buf; never reads past len.
+ * Returns 0, -EAGAIN when len < ZC_MSG_HDR_LEN, or the malformed-header
+ * error (below) of the first check that fails. max_payload 0 means any.
+ */
+int zc_msg_header_decode(const void *buf, size_t len, struct zc_msg_hdr *hdr,
+			 uint32_t max_payload);
+
+/* Why a stream was rejected: zc_msg_rx_error(), with the errno returned. */
+enum zc_msg_error {
+	ZC_MSG_ERR_NONE = 0,
+	ZC_MSG_ERR_MAGIC = 1,		 /* -EBADMSG: garbage, out of step */
+	ZC_MSG_ERR_VERSION = 2,		 /* -EPROTONOSUPPORT */
+	ZC_MSG_ERR_FLAGS = 3,		 /* -EBADMSG: unknown flag bits */
+	ZC_MSG_ERR_RESERVED = 4,	 /* -EBADMSG: reserved not zero */
+	ZC_MSG_ERR_TOO_LONG = 5,	 /* -EMSGSIZE: len > max_payload */
+	ZC_MSG_ERR_TRUNCATED_HEADER = 6, /* -EPROTO: end inside a header */
+	ZC_MSG_ERR_TRUNCATED_PAYLOAD = 7, /* -EPROTO: end inside a payload */
+	ZC_MSG_ERR_BAD_VIEW = 8,	 /* -EPROTO: the source's view was
+					  * inconsistent (a bug, not input) */
+};
+
+/* "bad magic", ... for an enum zc_msg_error; NULL when unknown. */
+const char *zc_msg_error_name(int error);
+
+struct zc_msg_rx_opts {
+	/* Longest payload accepted; longer is ZC_MSG_ERR_TOO_LONG. It also
+	 * bounds the one allocation a message may need (ZC_MSG_ASSEMBLED).
+	 * 0 = 4 MiB. */
+	uint32_t max_payload;
+	uint32_t flags;	      /* none defined: must be zero */
+	uint32_t reserved[6]; /* must be zero */
+};
+
+/* The payload was copied into one buffer of the message layer: its pieces
+ * did not fit ZC_MSG_MAX_SEGS, or holding them would have used every view
+ * of the zc_rx. Counted in zc_msg_rx_stats.assembled. */
+#define ZC_MSG_ASSEMBLED (1u << 0)
+
+struct zc_msg {
+	struct zc_msg_hdr hdr;	/* copied out of the stream */
+	uint32_t flags;		/* ZC_MSG_ASSEMBLED */
+	uint32_t nsegs;		/* pieces in seg[], 0 for an empty payload */
+	size_t mapped_len;	/* payload bytes in mapped pages */
+	/* The payload in stream order. Read-only, whatever iov_base says
+	 * (mapped pages fault on write); valid until zc_msg_release(). Ready
+	 * for writev(), sendmsg() or zc_msg_send(). */
+	struct iovec seg[ZC_MSG_MAX_SEGS];
+	/* Internal: what zc_msg_release() gives back. */
+	void *buf;
+	uint32_t held;
+	uint32_t nviews;
+	uint16_t view[ZC_MSG_MAX_SEGS];
+	uint16_t generation[ZC_MSG_MAX_SEGS];
+};
+
+struct zc_msg_rx_stats {
+	uint64_t messages;	  /* delivered */
+	uint64_t payload_bytes;	  /* their payload bytes */
+	uint64_t bytes_mapped;	  /* of which in mapped pages */
+	uint64_t bytes_assembled; /* of which copied by this layer */
+	uint64_t assembled;	  /* messages delivered ZC_MSG_ASSEMBLED */
+	uint64_t views;		  /* views read from the zc_rx */
+	uint64_t reserved[6];
+};
+
+struct zc_msg_rx;
+
+/*
+ * Creates a message reader on top of rx (which it borrows: free the
+ * zc_msg_rx first). opts may be NULL. Returns 0 and sets *mrxp, or -EINVAL
+ * (bad options), -ENOMEM.
+ */
+int zc_msg_rx_create(struct zc_msg_rx **mrxp, struct zc_rx *rx,
+		     const struct zc_msg_rx_opts *opts);
+
+/* Gives back every view the reader holds and frees it; messages still
+ * held become invalid. NULL is a no-op. */
+void zc_msg_rx_free(struct zc_msg_rx *mrx);
+
+/*
+ * Reads the next message into *m. Returns 1 with *m filled, 0 at a clean
+ * end of stream (between messages), -EAGAIN (non-blocking socket, no
+ * whole message yet: the bytes so far are kept), -ENOBUFS (messages still
+ * held use every view of the zc_rx: release one and call again), -ENOMEM,
+ * the socket's error, or a malformed-stream error (enum zc_msg_error).
+ * A malformed stream fails the reader for good: every later call returns
+ * the same error. Blocking follows the socket, as zc_rx_read().
+ * Several messages may be held at once, released in any order; a view
+ * holding the end of one payload and the start of the next stays held
+ * until both messages are released. The reader may hold bytes already read
+ * from the socket: on a non-blocking socket call it until -EAGAIN before
+ * waiting for the socket to become readable.
+ */
+int zc_msg_read(struct zc_msg_rx *mrx, struct zc_msg *m);
+
+/* Releases a message from zc_msg_read(); its payload must not be touched
+ * afterwards. Returns 0, or -EINVAL when m is not held. */
+int zc_msg_release(struct zc_msg_rx *mrx, struct zc_msg *m);
+
+/* The enum zc_msg_error that failed the reader, or ZC_MSG_ERR_NONE. */
+int zc_msg_rx_error(const struct zc_msg_rx *mrx);
+void zc_msg_rx_get_stats(const struct zc_msg_rx *mrx,
+			 struct zc_msg_rx_stats *stats);
+
+/*
+ * Writes payload bytes for zc_msg_send() instead of send(2), e.g. through
+ * a struct zc_tx: same contract as zc_tx_send() (bytes accepted, or -errno
+ * such as -EAGAIN), and the bytes must be queued on the socket, in order,
+ * when it returns, as the next header is written to the socket directly.
+ */
+typedef ssize_t (*zc_msg_payload_fn)(void *ctx, const void *buf, size_t len,
+				     uint64_t user_data);
+
+/* Send the payload with MSG_ZEROCOPY when it is a page or longer. The
+ * socket must have SO_ZEROCOPY on (else -EINVAL); buffers stay untouched
+ * until their completions, which are the caller's to reap from the error
+ * queue: zerocopy_sends says how many sends made them. */
+#define ZC_MSG_SEND_ZEROCOPY (1u << 0)
+#define ZC_MSG_SEND_ALL	     (ZC_MSG_SEND_ZEROCOPY)
+
+/* One message to send; zero it, fill the inputs, call zc_msg_send() until
+ * it returns 0. */
+struct zc_msg_out {
+	int fd;			/* connected TCP socket */
+	uint32_t flags;		/* ZC_MSG_SEND_* */
+	struct zc_msg_hdr hdr;	/* hdr.len must equal the iovec's bytes */
+	const struct iovec *iov; /* payload, at most ZC_MSG_MAX_IOV */
+	uint32_t iovcnt;
+	uint32_t zerocopy_sends; /* out: sends made with MSG_ZEROCOPY */
+	zc_msg_payload_fn payload_fn; /* optional, see above */
+	void *payload_ctx;
+	uint64_t user_data;	/* passed to payload_fn */
+	uint64_t sent;		/* out: header + payload bytes accepted */
+	uint64_t reserved[4];	/* must be zero */
+};
+
+/*
+ * Sends (the rest of) one message. A payload shorter than a page goes with
+ * its header in one send; a longer one behind a header sent with
+ * MSG_EOR | MSG_MORE (the header gets its own segment, the payload starts
+ * page-aligned in the stream). Uses MSG_NOSIGNAL.
+ * Returns 0 once every byte is accepted, -EAGAIN when the socket (or
+ * payload_fn) is full: out->sent says how far it got; call again when
+ * writable. -EINVAL for bad input, -ENOBUFS when MSG_ZEROCOPY ran out of
+ * optmem (reap completions, then call again), or the socket's -errno.
+ */
+int zc_msg_send(struct zc_msg_out *out);
+
+/* ------------------------------------------------------------------------
  * Send: struct zc_tx on a connected TCP or UDP socket.
  *
  * Every byte accepted by zc_tx_send() produces exactly one completion that
