@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The sender's summary: per connection bytes, time, rate and the sending
  * thread's CPU, the backend's counters, and with -J one document. */
+#include <errno.h>
 #include <string.h>
 
 #include "report.h"
@@ -98,6 +99,10 @@ static void print_human(const struct tx_session *s, const struct tx_total *t)
 		       "always does over loopback and veth to a local "
 		       "socket): no copy was saved here, but the receiver got "
 		       "pages it can map\n");
+	if (t->st.enobufs)
+		printf("note: %llu sends met ENOBUFS and were retried after "
+		       "reaping completions: %s\n",
+		       (unsigned long long)t->st.enobufs, error_hint(ENOBUFS));
 	if (!s->cfg->verify)
 		printf("note: --no-verify: no pattern written, the receiver "
 		       "cannot check the data\n");
