@@ -53,7 +53,8 @@ struct zc_answer {
 	uint32_t length; /* bytes "mapped" */
 	uint32_t skip;	 /* recv_skip_hint */
 	uint32_t inq;
-	int32_t err;	     /* the err field (sock_error) */
+	int32_t err;	     /* socket error, positive; the kernel's err
+			      * field carries it negated (sock_error()) */
 	int32_t copybuf_len; /* bytes copied, used when a copybuf came */
 };
 
@@ -82,7 +83,7 @@ static struct fake {
 	/* The imitated kernel: size of its struct (0: no such option). */
 	socklen_t kernel_len;
 	int learn_errno;   /* the probe call fails with this */
-	int32_t learn_err; /* err field of the probe call */
+	int32_t learn_err; /* socket error the probe call reports */
 	int learned;
 	struct zc_call learn_call;
 
@@ -198,7 +199,7 @@ static int fake_zerocopy_receive(void *val, socklen_t *optlen)
 		zc.length = 0;
 		zc.recv_skip_hint = 0;
 		zc.inq = 0;
-		zc.err = F.learn_err;
+		zc.err = -F.learn_err;
 		zc.copybuf_len = 0;
 		memcpy(val, &zc, len);
 		return 0;
@@ -222,7 +223,8 @@ static int fake_zerocopy_receive(void *val, socklen_t *optlen)
 	zc.length = a->length;
 	zc.recv_skip_hint = a->skip;
 	zc.inq = a->inq;
-	zc.err = a->err;
+	/* do_tcp_getsockopt(): zc.err = sock_error(sk), which is -errno. */
+	zc.err = -a->err;
 	zc.copybuf_len = 0;
 	if (c->copybuf_address && c->copybuf_len > 0) {
 		zc.copybuf_len = a->copybuf_len;
@@ -729,22 +731,6 @@ static void test_create_learn_einval(void **state)
 	assert_true(F.window_unmapped);
 }
 
-/* The probe call reports a socket error that sock_error() then cleared:
- * the first read must return it. */
-static void test_create_learn_err(void **state)
-{
-	struct zc_rx *rx;
-	struct zc_view v;
-
-	F.learn_err = ETIMEDOUT;
-	rx = create_zc(state, 2, 0);
-	assert_int_equal(zc_rx_read(rx, &v), -ETIMEDOUT);
-	assert_int_equal(F.ncalls, 0);
-	script(&(struct zc_answer){.length = PAGE, .inq = 1}, 1);
-	read_expect(rx, &v, PAGE, 0);
-	assert_script_done();
-}
-
 /* --- one read: what the engine asks and what it hands out ---------------- */
 
 static void test_read_all_mapped(void **state)
@@ -1012,29 +998,41 @@ static void test_read_oldest_kernel(void **state)
 
 /* --- errors and the end of the stream ------------------------------------- */
 
-/* An error the kernel reports along with bytes comes on the next read,
- * without another call (sock_error() already cleared it). */
-static void test_read_err_with_bytes(void **state)
+/*
+ * The kernel's err field: sock_error(sk), a NEGATIVE errno (-ECONNRESET
+ * after a reset; measured on 6.18: err -104 with an empty queue). Without
+ * bytes it is the read's result; with bytes it comes on the next read,
+ * without another call, as sock_error() already cleared it; from the probe
+ * call in zc_rx_create() it comes on the first read.
+ *
+ * KNOWN BUG, reported to the lead, not fixed here: src/rx.c treats the
+ * field as a positive errno (zerocopy_call(): "return -zc.err" and
+ * "rx->pending_err = zc.err"; learn_kernel(): "rx->pending_err = zc.err"),
+ * so zc_rx_read() returns +104 with an unfilled view after a peer reset
+ * in zerocopy mode (rx_edge.sh "peer reset mid-stream, zerocopy" shows it
+ * on a real socket). This test fails until that is fixed.
+ */
+static void test_read_kernel_err_field(void **state)
 {
-	struct zc_rx *rx = create_zc(state, 4, 0);
+	struct zc_rx *rx;
 	struct zc_view v;
 
-	script(&(struct zc_answer){.length = 2 * PAGE,
-				   .err = ECONNRESET,
-				   .inq = 0},
-	       1);
+	F.learn_err = ETIMEDOUT;
+	rx = create_zc(state, 4, 0);
+	assert_int_equal(zc_rx_read(rx, &v), -ETIMEDOUT);
+	assert_int_equal(F.ncalls, 0);
+
+	script(
+		(struct zc_answer[]){
+			{.length = 2 * PAGE, .err = ECONNRESET, .inq = 0},
+			{.err = EPIPE, .inq = 0}},
+		2);
 	read_expect(rx, &v, 2 * PAGE, 0);
+	assert_int_equal(zc_rx_release(rx, &v), 0);
+	assert_int_equal(zc_rx_wait(rx, 10), 1); /* the error is pending */
+	assert_int_equal(F.npoll, 0);
 	assert_int_equal(zc_rx_read(rx, &v), -ECONNRESET);
 	assert_int_equal(F.ncalls, 1);
-	assert_script_done();
-}
-
-static void test_read_err_without_bytes(void **state)
-{
-	struct zc_rx *rx = create_zc(state, 4, 0);
-	struct zc_view v;
-
-	script(&(struct zc_answer){.err = EPIPE, .inq = 0}, 1);
 	assert_int_equal(zc_rx_read(rx, &v), -EPIPE);
 	assert_script_done();
 }
@@ -1396,12 +1394,11 @@ static void test_wait(void **state)
 
 	assert_int_equal(zc_rx_wait(rx, 10), 1);
 	assert_int_equal(F.npoll, 1);
-	/* A pending error is something to read: no poll. */
-	script(&(struct zc_answer){.length = PAGE, .err = EPIPE, .inq = 0}, 1);
-	read_release(rx, PAGE, 0);
-	assert_int_equal(zc_rx_wait(rx, 10), 1);
+	/* After the end there is nothing to wait for: no poll. */
+	script(&(struct zc_answer){.fail_errno = EIO}, 1);
+	assert_int_equal(zc_rx_read(rx, &v), 0);
+	assert_int_equal(zc_rx_wait(rx, -1), 1);
 	assert_int_equal(F.npoll, 1);
-	assert_int_equal(zc_rx_read(rx, &v), -EPIPE);
 	assert_script_done();
 }
 
@@ -1423,7 +1420,6 @@ int main(void)
 		T(test_create_no_kernel_support),
 		T(test_create_mmap_enodev),
 		T(test_create_learn_einval),
-		T(test_create_learn_err),
 		T(test_read_all_mapped),
 		T(test_read_partial_length),
 		T(test_read_bad_length),
@@ -1436,8 +1432,7 @@ int main(void)
 		T(test_read_copybuf_error_falls_to_recv),
 		T(test_read_stragglers_without_copybuf),
 		T(test_read_oldest_kernel),
-		T(test_read_err_with_bytes),
-		T(test_read_err_without_bytes),
+		T(test_read_kernel_err_field),
 		T(test_read_einval_from_kernel),
 		T(test_read_eio_is_end),
 		T(test_read_eio_is_reset),
