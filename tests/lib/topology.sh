@@ -3,7 +3,8 @@
 # and carries traffic only between addresses inside those namespaces.
 #
 #   zc_require_root             exit 77 unless we may create namespaces
-#   zc_veth_pair [MTU]          two namespaces joined by a veth pair:
+#   zc_veth_pair [MTU]          two namespaces joined by a veth pair
+#                               (MTU 4168 aligns IPv6; IPv4 needs MSS 4108):
 #                               $ZC_NS_A ($ZC_A4, $ZC_A6) <-> $ZC_NS_B ($ZC_B4, $ZC_B6)
 #                               MTU default 4168 = 4096 payload + 40 IPv6
 #                               + 32 TCP (with timestamps): page-aligned
