@@ -423,6 +423,13 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 				    used[i].name);
 		usage_error("%s needs -s or -c", used[i].name);
 	}
+	for (i = 0; cfg->rx == RX_RAW && i < nused; i++)
+		if (!strcmp(used[i].name, "--zap") ||
+		    !strcmp(used[i].name, "--copybuf") ||
+		    !strcmp(used[i].name, "--slots"))
+			usage_error("%s sets the library's receive engine, "
+				    "which --rx=raw does not use",
+				    used[i].name);
 	if (cfg->bytes && cfg->seconds > 0)
 		usage_error("-n and -t exclude each other");
 	if (cfg->cmd == CMD_CLIENT && !cfg->bytes && cfg->seconds <= 0)

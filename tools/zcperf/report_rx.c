@@ -235,13 +235,13 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 				&c->cpu);
 		print_stats_line(s, &c->st, c->copybuf, c->read_bytes,
 				 c->final_mode, c->verified,
-				 checking && !c->error.err);
+				 checking && (c->hdr.flags & WIRE_F_PATTERN));
 	}
 	if (s->n > 1) {
 		print_main_line("SUM", t->bytes, t->mapped, t->seconds,
 				&t->cpu);
 		print_stats_line(s, &t->st, t->copybuf, t->read_bytes, -1,
-				 t->verified, checking && !t->failed);
+				 t->verified, checking && !why);
 	}
 	printf("process: ");
 	print_cpu_line(" (all threads, whole session)\n", &s->process,
@@ -253,6 +253,8 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 		printf("integrity: not checked (%s)\n", why);
 	else if (t->verified)
 		printf("integrity: every byte verified\n");
+	else
+		printf("integrity: NOT verified (see the error below)\n");
 	print_warnings(w, nw);
 	fflush(stdout);
 }
