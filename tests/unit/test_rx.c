@@ -1016,10 +1016,17 @@ static void test_read_kernel_err_field(void **state)
 {
 	struct zc_rx *rx;
 	struct zc_view v;
+	ssize_t n;
 
 	F.learn_err = ETIMEDOUT;
 	rx = create_zc(state, 4, 0);
-	assert_int_equal(zc_rx_read(rx, &v), -ETIMEDOUT);
+	n = zc_rx_read(rx, &v);
+	if (n == ETIMEDOUT)
+		fail_msg("zc_rx_read returned +%zd: src/rx.c negates the "
+			 "kernel's err field, already negative (KNOWN BUG, "
+			 "see the comment above this test)",
+			 n);
+	assert_int_equal(n, -ETIMEDOUT);
 	assert_int_equal(F.ncalls, 0);
 
 	script(
