@@ -190,7 +190,8 @@ void zc_rx_free(struct zc_rx *rx);
  * Returns the byte count (> 0) with *view filled, 0 at end of stream,
  * -EAGAIN when nothing is queued on a non-blocking socket, -ENOBUFS when
  * every slot is held (release a view), or the socket's error
- * (-ECONNRESET, ...) once the bytes received before it were returned.
+ * (-ECONNRESET, ...) once the bytes received before it were returned;
+ * a socket error ends the stream and every later read returns it again.
  */
 ssize_t zc_rx_read(struct zc_rx *rx, struct zc_view *view);
 
@@ -287,12 +288,21 @@ enum zc_msg_error {
 /* "bad magic", ... for an enum zc_msg_error; NULL when unknown. */
 const char *zc_msg_error_name(int error);
 
+/* By default, while a payload of a page or more is pending, the reader
+ * sets SO_RCVLOWAT on the socket to the bytes it still needs (at most one
+ * zc_rx slot), so poll() and blocking reads wait until that much is queued
+ * and the payload arrives in a few large, mappable views; between payloads
+ * and on zc_msg_rx_free() it restores the value it found. Do not combine
+ * with ZC_RX_F_RCVLOWAT. This flag leaves SO_RCVLOWAT alone. */
+#define ZC_MSG_RX_F_NO_RCVLOWAT (1u << 0)
+#define ZC_MSG_RX_F_ALL		(ZC_MSG_RX_F_NO_RCVLOWAT)
+
 struct zc_msg_rx_opts {
 	/* Longest payload accepted; longer is ZC_MSG_ERR_TOO_LONG. It also
 	 * bounds the one allocation a message may need (ZC_MSG_ASSEMBLED).
 	 * 0 = 4 MiB. */
 	uint32_t max_payload;
-	uint32_t flags;	      /* none defined: must be zero */
+	uint32_t flags;	      /* ZC_MSG_RX_F_* */
 	uint32_t reserved[6]; /* must be zero */
 };
 
@@ -325,7 +335,8 @@ struct zc_msg_rx_stats {
 	uint64_t bytes_assembled; /* of which copied by this layer */
 	uint64_t assembled;	  /* messages delivered ZC_MSG_ASSEMBLED */
 	uint64_t views;		  /* views read from the zc_rx */
-	uint64_t reserved[6];
+	uint64_t rcvlowat_sets;	  /* SO_RCVLOWAT changes */
+	uint64_t reserved[5];
 };
 
 struct zc_msg_rx;
@@ -418,11 +429,17 @@ int zc_msg_send(struct zc_msg_out *out);
  * carries the caller's user_data and says when the buffer may be reused and
  * whether the kernel copied, whichever backend ran (the copy backend
  * completes at once). A send that returns an error produces no completion.
+ *
+ * A typical loop: zc_tx_send() buffers while it accepts them; zc_tx_reap()
+ * after sending (copies complete at once); when idle, wait on zc_tx_fd()
+ * for zc_tx_poll_events() (or call zc_tx_wait()); before closing,
+ * zc_tx_flush() with a deadline, reap, then zc_tx_free().
  */
 
 enum zc_tx_backend {
-	/* Copy below a threshold, zero-copy above it; switches to copy while
-	 * the kernel reports it copies anyway, and tries again now and then. */
+	/* Copy below a threshold, zero-copy (MSG_ZEROCOPY) above it;
+	 * switches to copy while the kernel reports it copies anyway, and
+	 * tries again now and then. */
 	ZC_TX_AUTO = 0,
 	ZC_TX_COPY = 1,		/* send() */
 	ZC_TX_MSG_ZEROCOPY = 2,	/* send(MSG_ZEROCOPY), error-queue completions */
@@ -430,14 +447,21 @@ enum zc_tx_backend {
 	ZC_TX_URING_ZC = 4,	/* io_uring IORING_OP_SEND_ZC */
 };
 
-/* Register the caller's buffers with io_uring (see zc_tx_register). */
+/* Register the caller's buffers with io_uring (see zc_tx_register);
+ * ZC_TX_URING_ZC only. */
 #define ZC_TX_F_FIXED_BUFFERS	(1u << 0)
-#define ZC_TX_F_ALL		(ZC_TX_F_FIXED_BUFFERS)
+/* When the kernel refuses the backend asked for (io_uring disabled or
+ * missing, no SO_ZEROCOPY), use the next one down instead of failing:
+ * io_uring SEND_ZC -> MSG_ZEROCOPY -> copy, io_uring SEND -> copy.
+ * Counted in stats.fallbacks; zc_tx_backend() says which runs. */
+#define ZC_TX_F_FALLBACK	(1u << 1)
+#define ZC_TX_F_ALL		(ZC_TX_F_FIXED_BUFFERS | ZC_TX_F_FALLBACK)
 
 struct zc_tx_opts {
 	uint32_t backend;	/* enum zc_tx_backend */
 	uint32_t flags;		/* ZC_TX_F_* */
-	/* Auto: sends shorter than this are copied. 0 = default. */
+	/* Auto: sends shorter than this are copied. 0 = default (16 KiB,
+	 * from bench/tx_threshold.sh). */
 	uint32_t zc_threshold;
 	/* Reap error-queue completions after this many zero-copy sends, to
 	 * keep optmem bounded. 0 = 32. */
@@ -445,14 +469,16 @@ struct zc_tx_opts {
 	/* Auto: after the kernel reports copying, send by copy this many
 	 * times before trying zero-copy again. 0 = 1024. */
 	uint32_t retry_after;
-	/* Most sends in flight; zc_tx_send returns -EAGAIN beyond. 0 = 4096. */
+	/* Most sends not yet reaped (in flight or completed and queued);
+	 * zc_tx_send returns -EAGAIN beyond. 0 = 4096; at most 65536. */
 	uint32_t max_outstanding;
 	uint32_t reserved[6];	/* must be zero */
 };
 
 /* The kernel copied the data (loopback, veth to a local socket, ...). */
 #define ZC_COMPLETION_COPIED		(1u << 0)
-/* The library sent it by copy (policy, threshold or ENOBUFS fallback). */
+/* The library sent it by copy (copy backends, threshold, COPIED back-off
+ * or ENOBUFS fallback). */
 #define ZC_COMPLETION_POLICY_COPY	(1u << 1)
 
 struct zc_completion {
@@ -464,22 +490,43 @@ struct zc_completion {
 struct zc_tx_stats {
 	uint64_t sends;			/* accepted sends */
 	uint64_t bytes;			/* accepted bytes */
+	/* Completed bytes, each counted in exactly one of these three. */
 	uint64_t bytes_zerocopy;	/* completed without a kernel copy */
 	uint64_t bytes_kernel_copied;	/* zero-copy attempted, kernel copied */
 	uint64_t bytes_policy_copied;	/* library chose copy */
 	uint64_t notifications;		/* error-queue messages or notif CQEs */
-	uint64_t enobufs;		/* ENOBUFS fallbacks to copy */
+	/* The kernel answered a zero-copy send with ENOBUFS (optmem or
+	 * RLIMIT_MEMLOCK exhausted; io_uring: -ENOMEM): each time. The send
+	 * is retried once after reaping, then made by copy: */
+	uint64_t enobufs;
+	uint64_t enobufs_copied;	/* sends copied after ENOBUFS */
 	uint64_t fallbacks;		/* other fallbacks (backend refused) */
 	uint64_t outstanding;		/* sends not completed yet */
-	uint64_t reserved[7];
+	uint64_t auto_backoffs;		/* auto switched to copy: kernel copied */
+	/* MSG_ZEROCOPY notifications that completed ids beyond one still
+	 * pending (a gap, filled later): normal for UDP. */
+	uint64_t out_of_order;
+	/* Notified ids that were not outstanding (duplicates, never sent)
+	 * or stale io_uring CQEs: should stay 0. */
+	uint64_t bad_ids;
+	/* Other messages read off the socket's error queue (ICMP errors
+	 * with IP_RECVERR, timestamps): consumed, so lost to the caller. */
+	uint64_t foreign_errors;
+	uint64_t reserved[2];
 };
 
 struct zc_tx;
+struct iovec;
 
 /*
- * Creates a send handle on connected TCP or UDP socket fd; opts may be
- * NULL. Returns 0 and sets *txp, or -EINVAL, -EOPNOTSUPP (the backend asked
- * for is missing; AUTO never fails this way), -ENOMEM.
+ * Creates a send handle on connected TCP or UDP socket fd (IPv4 or IPv6);
+ * opts may be NULL. Returns 0 and sets *txp, or -EINVAL (bad options, fd
+ * not a TCP/UDP socket), -ENOTCONN, -EOPNOTSUPP (the backend asked for is
+ * missing and ZC_TX_F_FALLBACK was not given; AUTO never fails this way),
+ * -ENOMEM. MSG_ZEROCOPY (also under AUTO) sets SO_ZEROCOPY on the socket
+ * and reads its error queue; the socket must not have made MSG_ZEROCOPY
+ * sends of its own before, as completions are matched by the kernel's
+ * per-socket counter.
  */
 int zc_tx_create(struct zc_tx **txp, int fd, const struct zc_tx_opts *opts);
 
@@ -487,21 +534,39 @@ int zc_tx_create(struct zc_tx **txp, int fd, const struct zc_tx_opts *opts);
  * Sends len bytes of buf. Returns the bytes accepted (for TCP possibly fewer
  * than len on a non-blocking socket; the completion covers those), or
  * -errno with no completion. buf must stay untouched until the completion.
- * UDP: one call is one datagram.
+ * UDP: one call is one datagram. -EINVAL for len 0 or above 4 GiB;
+ * -EAGAIN also when max_outstanding sends are not reaped yet (reap or
+ * wait); the socket's errors (-EPIPE, -ECONNRESET: never SIGPIPE).
+ * ENOBUFS from the kernel (optmem or RLIMIT_MEMLOCK exhausted) never
+ * reaches the caller: the handle reaps and retries once, then sends the
+ * bytes by copy (stats.enobufs, stats.enobufs_copied).
+ * io_uring backends wait for the send's result, so the bytes are queued
+ * on the socket in order when this returns.
  */
 ssize_t zc_tx_send(struct zc_tx *tx, const void *buf, size_t len,
 		   uint64_t user_data);
 
-/* Copies up to max completions into out without blocking; returns count. */
+/* Copies up to max completions into out without blocking; returns count,
+ * or -errno when the backend failed (e.g. -EBADF: the socket was closed)
+ * and nothing was queued. */
 int zc_tx_reap(struct zc_tx *tx, struct zc_completion *out, unsigned int max);
 
 /* Like zc_tx_reap, but waits up to timeout_ms (-1 forever) for at least one.
- * Returns count, 0 on timeout. */
+ * Returns count, 0 on timeout or when nothing is outstanding. */
 int zc_tx_wait(struct zc_tx *tx, struct zc_completion *out, unsigned int max,
 	       int timeout_ms);
 
-/* An fd that polls readable when completions may be reaped. */
+/*
+ * An fd that polls ready when completions may be reaped, for the events
+ * zc_tx_poll_events() gives: io_uring SEND_ZC: the ring fd, POLLIN.
+ * MSG_ZEROCOPY (and AUTO): the socket itself, POLLERR, which poll and
+ * epoll always report; if the socket is in your epoll set already, treat
+ * EPOLLERR on it as "call zc_tx_reap" (a socket error shows the same way).
+ * Copy backends: 0 events, completions are queued by zc_tx_send itself.
+ * Call zc_tx_reap until it returns less than asked before waiting again.
+ */
 int zc_tx_fd(const struct zc_tx *tx);
+int zc_tx_poll_events(const struct zc_tx *tx);
 
 /* Waits until every send has completed (completions stay queued for
  * zc_tx_reap). Returns 0, or -ETIME when timeout_ms passed first. */
@@ -511,8 +576,23 @@ int zc_tx_flush(struct zc_tx *tx, int timeout_ms);
  * buffers may still be read by the kernel). NULL returns 0. */
 int zc_tx_free(struct zc_tx *tx);
 
+/*
+ * Registers buffers with io_uring (ZC_TX_URING_ZC created with
+ * ZC_TX_F_FIXED_BUFFERS; once per handle, at most 1024): sends lying
+ * inside one of them skip per-send page pinning. Other sends still work.
+ * Returns 0, -EINVAL, -EBUSY (already registered), -EOPNOTSUPP (another
+ * backend runs, e.g. after ZC_TX_F_FALLBACK), or the kernel's error:
+ * -ENOMEM when the pages exceed RLIMIT_MEMLOCK (without CAP_IPC_LOCK).
+ */
+int zc_tx_register(struct zc_tx *tx, const struct iovec *iov,
+		   unsigned int nr);
+
+/* The backend running (never ZC_TX_AUTO: auto runs ZC_TX_MSG_ZEROCOPY, or
+ * ZC_TX_COPY where SO_ZEROCOPY is missing). */
 int zc_tx_backend(const struct zc_tx *tx);
 void zc_tx_get_stats(const struct zc_tx *tx, struct zc_tx_stats *stats);
+/* "auto", "copy", "msg_zerocopy", "uring", "uring_zc"; parse returns the
+ * value or -EINVAL. */
 const char *zc_tx_backend_name(int backend);
 int zc_tx_backend_parse(const char *name);
 

@@ -140,8 +140,10 @@ static ssize_t end_of_stream(struct zc_rx *rx)
 
 	if (zc__sys.getsockopt(rx->fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		return -errno;
-	if (err)
+	if (err) {
+		rx->pending_err = err;
 		return -err;
+	}
 	rx->eof = 1;
 	return 0;
 }
@@ -156,8 +158,11 @@ static ssize_t read_copy(struct zc_rx *rx, uint32_t slot, size_t len,
 	n = zc__sys.recv(rx->fd, slot_copy(rx, slot),
 			 ZC__MIN(len, rx->copy_size), flags);
 	rx->st.recv_calls++;
-	if (n < 0)
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			rx->pending_err = errno;
 		return -errno;
+	}
 	if (n == 0) {
 		rx->eof = 1;
 		return 0;
@@ -225,12 +230,13 @@ static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
 	if (rx->features & ZC_PROBE_RX_INQ_ERR) {
 		rx->inq = zc.inq;
 		rx->inq_known = 1;
-		if (zc.err) {
-			/* sock_error() cleared it: keep it for the caller,
-			 * after the bytes that came before it. */
+		/* err is sock_error(): a negative errno, and reading it
+		 * cleared it from the socket. Keep it for the caller, after
+		 * the bytes that came before it. */
+		if (zc.err < 0) {
+			rx->pending_err = -zc.err;
 			if (!mapped && !copied)
-				return -zc.err;
-			rx->pending_err = zc.err;
+				return -rx->pending_err;
 		}
 	}
 	if (zc.recv_skip_hint)
@@ -258,17 +264,27 @@ ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
 	ssize_t n;
 
 	n = zerocopy_call(rx, slot, v, copybuf, &skip);
-	if (n || !skip)
+	if (n || rx->eof)
 		return n;
 	/* Queued bytes the kernel would not map (a short queue, or a
 	 * fragment that is not a whole page): copy them, through the
 	 * copybuf in one more call when the kernel has one (5.11). */
 	if (!copybuf && (rx->features & ZC_PROBE_RX_COPYBUF)) {
 		n = zerocopy_call(rx, slot, v, true, &skip);
-		if (n || !skip)
+		if (n || rx->eof)
 			return n;
 	}
-	return read_copy(rx, slot, skip, v, MSG_DONTWAIT);
+	if (skip)
+		return read_copy(rx, slot, skip, v, MSG_DONTWAIT);
+	/*
+	 * Nothing queued. The kernel answers -EIO only once a FIN set
+	 * SOCK_DONE; after a reset whose error was already handed over it
+	 * keeps answering "nothing" for ever. recv() also knows
+	 * RCV_SHUTDOWN: 0 at the end, EAGAIN while the stream is open, and
+	 * any bytes that raced in (copied: they are few).
+	 */
+	n = read_copy(rx, slot, rx->copy_size, v, MSG_DONTWAIT);
+	return n == -EAGAIN || n == -EWOULDBLOCK ? 0 : n;
 }
 
 static bool socket_blocking(const struct zc_rx *rx)
@@ -319,15 +335,14 @@ ZC_API ssize_t zc_rx_read(struct zc_rx *rx, struct zc_view *v)
 {
 	uint32_t slot;
 	ssize_t n;
-	int err, mode;
+	int mode, err;
 
 	if (!rx || !v)
 		return -EINVAL;
-	if (rx->pending_err) {
-		err = rx->pending_err;
-		rx->pending_err = 0;
-		return -err;
-	}
+	/* A socket error ends the stream: the kernel handed it over once
+	 * and will not again, so every later read repeats it. */
+	if (rx->pending_err)
+		return -rx->pending_err;
 	if (rx->eof)
 		return 0;
 	err = get_slot(rx, &slot);
@@ -422,7 +437,8 @@ static int learn_kernel(struct zc_rx *rx)
 	rx->features |= ZC_PROBE_RX_ZEROCOPY;
 	if (rx->zc_len >= ZC__ZCR_LEN_INQ_ERR) {
 		rx->features |= ZC_PROBE_RX_INQ_ERR;
-		rx->pending_err = zc.err;
+		if (zc.err < 0)
+			rx->pending_err = -zc.err;
 	}
 	if (rx->zc_len >= ZC__ZCR_LEN_COPYBUF)
 		rx->features |= ZC_PROBE_RX_COPYBUF |
