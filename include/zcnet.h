@@ -121,6 +121,8 @@ enum zc_rx_zap {
 #define ZC_RX_F_RCVLOWAT	(1u << 0)
 #define ZC_RX_F_ALL		(ZC_RX_F_RCVLOWAT)
 
+struct zc_rx_pool;
+
 struct zc_rx_opts {
 	uint32_t mode;		/* enum zc_rx_mode */
 	uint32_t flags;		/* ZC_RX_F_* */
@@ -134,6 +136,10 @@ struct zc_rx_opts {
 	 * so larger trades mapping for fewer calls. 0 = 64 KiB. */
 	uint32_t copybuf_size;
 	uint32_t zap;		/* enum zc_rx_zap */
+	/* Take slots from this pool's shared window instead of mapping a
+	 * window per handle. slot_size, copybuf_size and zap must then be 0
+	 * (the pool's apply); slots caps the views this handle may hold. */
+	struct zc_rx_pool *pool;
 	uint32_t reserved[6];	/* must be zero */
 };
 
@@ -181,7 +187,31 @@ struct zc_rx;
  */
 int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *opts);
 
-/* Unmaps the window and frees the handle. Views still held become invalid.
+/*
+ * Pools: one window shared by the receive handles that one thread serves.
+ * A mapping made on any TCP socket serves every TCP socket, so a thread
+ * with many connections needs one window and one zap per run of released
+ * slots rather than one of each per connection. A pool is used by one
+ * thread at a time, like its handles.
+ */
+struct zc_rx_pool_opts {
+	uint32_t slot_size;	/* as zc_rx_opts; 0 = 512 KiB */
+	uint32_t slots;		/* shared by all handles; 0 = 64 */
+	uint32_t copybuf_size;	/* as zc_rx_opts; 0 = 64 KiB */
+	uint32_t zap;		/* enum zc_rx_zap */
+	uint32_t reserved[4];	/* must be zero */
+};
+
+/* Returns 0 and sets *poolp, or -EINVAL, -ENOMEM. On a kernel without
+ * receive zero-copy the pool still serves copy and auto handles. */
+int zc_rx_pool_create(struct zc_rx_pool **poolp,
+		      const struct zc_rx_pool_opts *opts);
+
+/* Frees the pool; -EBUSY while handles still use it. NULL returns 0. */
+int zc_rx_pool_free(struct zc_rx_pool *pool);
+
+/* Frees the handle and unmaps its window (a pool's stays). Views still
+ * held become invalid.
  * Does not close fd. NULL is a no-op. */
 void zc_rx_free(struct zc_rx *rx);
 
@@ -189,7 +219,8 @@ void zc_rx_free(struct zc_rx *rx);
  * Receives the next bytes of the stream into a free slot.
  * Returns the byte count (> 0) with *view filled, 0 at end of stream,
  * -EAGAIN when nothing is queued on a non-blocking socket, -ENOBUFS when
- * every slot is held (release a view), or the socket's error
+ * every slot is held (release a view; with a pool, also when the pool has
+ * no free slot), or the socket's error
  * (-ECONNRESET, ...) once the bytes received before it were returned;
  * a socket error ends the stream and every later read returns it again.
  */
@@ -450,8 +481,9 @@ enum zc_tx_backend {
 /* Register the caller's buffers with io_uring (see zc_tx_register);
  * ZC_TX_URING_ZC only. */
 #define ZC_TX_F_FIXED_BUFFERS	(1u << 0)
-/* When the kernel refuses the backend asked for (io_uring disabled or
- * missing, no SO_ZEROCOPY), use the next one down instead of failing:
+/* When the kernel refuses the backend asked for (io_uring disabled,
+ * missing, or its ring over RLIMIT_MEMLOCK; no SO_ZEROCOPY), use the next
+ * one down instead of failing:
  * io_uring SEND_ZC -> MSG_ZEROCOPY -> copy, io_uring SEND -> copy.
  * Counted in stats.fallbacks; zc_tx_backend() says which runs. */
 #define ZC_TX_F_FALLBACK	(1u << 1)

@@ -29,19 +29,15 @@
 #include "internal.h"
 #include "rx.h"
 
-#define ZC__RX_DEFAULT_SLOT_SIZE	(512u << 10)
-#define ZC__RX_DEFAULT_SLOTS		8u
-#define ZC__RX_MAX_SLOTS		1024u
-#define ZC__RX_MAX_SLOT_SIZE		(256u << 20)
-#define ZC__RX_DEFAULT_COPYBUF		(64u << 10)
-#define ZC__RX_MAX_COPYBUF		(16u << 20)
-#define ZC__RX_WINDOW_ALIGN		(2u << 20)
 
 int zc__rx_validate_opts(const struct zc_rx_opts *o, size_t page_size)
 {
 	unsigned int i;
 
 	if (o->mode > ZC_RX_COPY || o->zap > ZC_RX_ZAP_KERNEL)
+		return -EINVAL;
+	/* A pool decides slot size, copybuf and zapping for its handles. */
+	if (o->pool && (o->slot_size || o->copybuf_size || o->zap))
 		return -EINVAL;
 	if (o->flags & ~ZC_RX_F_ALL)
 		return -EINVAL;
@@ -57,58 +53,23 @@ int zc__rx_validate_opts(const struct zc_rx_opts *o, size_t page_size)
 	return 0;
 }
 
-/* --- slots and zapping -------------------------------------------------- */
+/* --- slots ------------------------------------------------------------- */
 
 static uint8_t *slot_window(const struct zc_rx *rx, uint32_t i)
 {
-	return rx->window + (size_t)i * rx->slot_size;
+	return zc__rx_slot_window(rx->win, i);
 }
 
 static uint8_t *slot_copy(const struct zc_rx *rx, uint32_t i)
 {
-	return rx->copy_area + (size_t)i * rx->copy_size;
-}
-
-static void zap_range(struct zc_rx *rx, uint8_t *addr, size_t len)
-{
-	/* MADV_DONTNEED on a TCP VMA drops our page references; it cannot
-	 * fail on a range we own short of a bug, and if it did the kernel
-	 * would zap the range itself on the next receive into it. */
-	zc__sys.madvise(addr, len, MADV_DONTNEED);
-	rx->st.zaps++;
-}
-
-/* ZAP_BATCH: zaps the run of released, still-mapped slots that starts at
- * slot i with one madvise, so one TLB flush covers several views. */
-static void zap_run(struct zc_rx *rx, uint32_t i)
-{
-	uint32_t j = i;
-	size_t len = 0;
-
-	while (j < rx->nslots && !rx->slots[j].held && rx->slots[j].mapped) {
-		len = (size_t)(j - i) * rx->slot_size + rx->slots[j].mapped;
-		rx->slots[j].mapped = 0;
-		j++;
-	}
-	zap_range(rx, slot_window(rx, i), len);
+	return zc__rx_slot_copy(rx->win, i);
 }
 
 static int get_slot(struct zc_rx *rx, uint32_t *slotp)
 {
-	uint32_t n = rx->nslots, k, i;
-
-	for (k = 0; k < n; k++) {
-		i = (rx->next_slot + k) % n;
-		if (!rx->slots[i].held)
-			break;
-	}
-	if (k == n)
+	if (rx->held >= rx->nslots)
 		return -ENOBUFS;
-	if (rx->slots[i].mapped && rx->zap == ZC_RX_ZAP_BATCH)
-		zap_run(rx, i);
-	rx->next_slot = (i + 1) % n;
-	*slotp = i;
-	return 0;
+	return zc__rx_window_get_slot(rx->win, slotp, &rx->st.zaps);
 }
 
 /* --- one receive ---------------------------------------------------------- */
@@ -116,10 +77,12 @@ static int get_slot(struct zc_rx *rx, uint32_t *slotp)
 static void fill_view(struct zc_rx *rx, struct zc_view *v, uint32_t slot,
 		      size_t mapped, size_t copied)
 {
-	struct zc__rx_slot *s = &rx->slots[slot];
+	struct zc__rx_slot *s = &rx->win->slots[slot];
 
 	s->held = 1;
+	s->owner = rx;
 	s->generation++;
+	rx->held++;
 	v->mapped = mapped ? slot_window(rx, slot) : NULL;
 	v->mapped_len = mapped;
 	v->copied = copied ? slot_copy(rx, slot) : NULL;
@@ -156,7 +119,7 @@ static ssize_t read_copy(struct zc_rx *rx, uint32_t slot, size_t len,
 	ssize_t n;
 
 	n = zc__sys.recv(rx->fd, slot_copy(rx, slot),
-			 ZC__MIN(len, rx->copy_size), flags);
+			 ZC__MIN(len, rx->win->copy_size), flags);
 	rx->st.recv_calls++;
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -181,14 +144,14 @@ static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
 			     struct zc_view *v, bool with_copybuf,
 			     uint32_t *skip)
 {
-	struct zc__rx_slot *s = &rx->slots[slot];
+	struct zc__rx_slot *s = &rx->win->slots[slot];
 	struct zc__tcp_zerocopy_receive zc;
 	socklen_t len = rx->zc_len;
 	size_t mapped, copied = 0;
 
 	memset(&zc, 0, sizeof(zc));
 	zc.address = (uintptr_t)slot_window(rx, slot);
-	zc.length = rx->slot_size;
+	zc.length = rx->win->slot_size;
 	if (with_copybuf) {
 		zc.copybuf_address = (uintptr_t)slot_copy(rx, slot);
 		zc.copybuf_len = (int32_t)rx->copybuf_size;
@@ -206,7 +169,7 @@ static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
 	}
 	/* The kernel can only map less than asked for: anything else is a
 	 * broken kernel or fake, and trusting it would over-read the slot. */
-	if (zc.length > rx->slot_size || zc.length % rx->page_size)
+	if (zc.length > rx->win->slot_size || zc.length % rx->page_size)
 		return -EPROTO;
 	mapped = zc.length;
 	if (with_copybuf) {
@@ -283,7 +246,7 @@ ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
 	 * RCV_SHUTDOWN: 0 at the end, EAGAIN while the stream is open, and
 	 * any bytes that raced in (copied: they are few).
 	 */
-	n = read_copy(rx, slot, rx->copy_size, v, MSG_DONTWAIT);
+	n = read_copy(rx, slot, rx->win->copy_size, v, MSG_DONTWAIT);
 	return n == -EAGAIN || n == -EWOULDBLOCK ? 0 : n;
 }
 
@@ -352,7 +315,7 @@ ZC_API ssize_t zc_rx_read(struct zc_rx *rx, struct zc_view *v)
 	if (mode == ZC_RX_ZEROCOPY)
 		n = read_zerocopy(rx, slot, v);
 	else
-		n = read_copy(rx, slot, rx->copy_size, v, 0);
+		n = read_copy(rx, slot, rx->win->copy_size, v, 0);
 	zc__rx_auto_after(rx, mode, n > 0 ? v : NULL);
 	return n;
 }
@@ -361,14 +324,17 @@ ZC_API int zc_rx_release(struct zc_rx *rx, struct zc_view *v)
 {
 	struct zc__rx_slot *s;
 
-	if (!rx || !v || v->slot >= rx->nslots)
+	if (!rx || !v || v->slot >= rx->win->nslots)
 		return -EINVAL;
-	s = &rx->slots[v->slot];
-	if (!s->held || s->generation != v->generation)
+	s = &rx->win->slots[v->slot];
+	if (!s->held || s->owner != rx || s->generation != v->generation)
 		return -EINVAL;
 	s->held = 0;
-	if (s->mapped && rx->zap == ZC_RX_ZAP_EACH) {
-		zap_range(rx, slot_window(rx, v->slot), s->mapped);
+	s->owner = NULL;
+	rx->held--;
+	if (s->mapped && rx->win->zap == ZC_RX_ZAP_EACH) {
+		zc__rx_zap(rx->win, slot_window(rx, v->slot), s->mapped,
+			   &rx->st.zaps);
 		s->mapped = 0;
 	}
 	memset(v, 0, sizeof(*v));
@@ -386,38 +352,6 @@ ZC_API int zc_rx_wait(struct zc_rx *rx, int timeout_ms)
 
 /* --- handle life -------------------------------------------------------- */
 
-/* Reserves a 2 MiB-aligned PROT_READ window on the socket: a PROT_NONE
- * placeholder larger by the alignment, the socket mapping fixed inside it,
- * and the placeholder's ends given back. */
-static int map_window(struct zc_rx *rx)
-{
-	size_t len = (size_t)rx->slot_size * rx->nslots;
-	size_t total = len + ZC__RX_WINDOW_ALIGN;
-	uint8_t *res, *win, *aligned;
-
-	res = zc__sys.mmap(NULL, total, PROT_NONE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (res == MAP_FAILED)
-		return -errno;
-	aligned = (uint8_t *)ZC__ALIGN_UP((uintptr_t)res, ZC__RX_WINDOW_ALIGN);
-	win = zc__sys.mmap(aligned, len, PROT_READ, MAP_SHARED | MAP_FIXED,
-			   rx->fd, 0);
-	if (win == MAP_FAILED) {
-		int err = errno;
-
-		zc__sys.munmap(res, total);
-		/* ENODEV: this kernel cannot mmap a TCP socket. */
-		return -(err == ENODEV ? EOPNOTSUPP : err);
-	}
-	if (aligned > res)
-		zc__sys.munmap(res, aligned - res);
-	if (res + total > aligned + len)
-		zc__sys.munmap(aligned + len, res + total - (aligned + len));
-	rx->window = win;
-	rx->window_len = len;
-	return 0;
-}
-
 /* A zero-length TCP_ZEROCOPY_RECEIVE consumes nothing (no bytes asked for,
  * no copybuf) and tells which struct the kernel knows via optlen. */
 static int learn_kernel(struct zc_rx *rx)
@@ -426,7 +360,7 @@ static int learn_kernel(struct zc_rx *rx)
 	socklen_t len = sizeof(zc);
 
 	memset(&zc, 0, sizeof(zc));
-	zc.address = (uintptr_t)rx->window;
+	zc.address = (uintptr_t)rx->win->base;
 	if (zc__sys.getsockopt(rx->fd, IPPROTO_TCP, TCP_ZEROCOPY_RECEIVE, &zc,
 			       &len)) {
 		if (errno == EIO)
@@ -464,13 +398,41 @@ static int check_socket(int fd)
 	return 0;
 }
 
-static int setup_zerocopy(struct zc_rx *rx)
+/* Sets up the handle's window: its own, mapped on its socket, or a
+ * pool's. Returns 0, or -EOPNOTSUPP when zero-copy cannot work here (the
+ * window then serves copy reads). */
+static int setup_window(struct zc_rx *rx, const struct zc_rx_opts *o)
 {
-	int ret = map_window(rx);
+	uint32_t slot_size, copy_size;
+	int ret;
 
-	if (!ret)
-		ret = learn_kernel(rx);
-	return ret;
+	if (o->pool) {
+		rx->win = &o->pool->win;
+		rx->copybuf_size = o->pool->copybuf_size;
+		rx->nslots = o->slots ? ZC__MIN(o->slots, rx->win->nslots)
+				      : ZC__MIN(ZC__RX_DEFAULT_SLOTS,
+						rx->win->nslots);
+		rx->pool = o->pool;
+		rx->pool->win.users++;
+		if (o->mode == ZC_RX_COPY || !rx->win->base)
+			return o->mode == ZC_RX_COPY ? 0 : -EOPNOTSUPP;
+		return learn_kernel(rx);
+	}
+	slot_size = o->slot_size ? o->slot_size : ZC__RX_DEFAULT_SLOT_SIZE;
+	rx->nslots = o->slots ? o->slots : ZC__RX_DEFAULT_SLOTS;
+	rx->copybuf_size = o->copybuf_size ? o->copybuf_size
+					   : ZC__RX_DEFAULT_COPYBUF;
+	/* Copy reads want whole slots; zero-copy needs straggler room. */
+	copy_size = rx->copybuf_size;
+	if (o->mode != ZC_RX_ZEROCOPY)
+		copy_size = ZC__MAX(copy_size, slot_size);
+	rx->win = &rx->own;
+	ret = zc__rx_window_init(&rx->own, o->mode == ZC_RX_COPY ? -1 : rx->fd,
+				 slot_size, rx->nslots, copy_size,
+				 o->zap ? o->zap : ZC__RX_DEFAULT_ZAP);
+	if (ret || o->mode == ZC_RX_COPY)
+		return ret;
+	return learn_kernel(rx);
 }
 
 ZC_API int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *o)
@@ -500,41 +462,20 @@ ZC_API int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *o)
 	rx->fd = fd;
 	rx->page_size = (uint32_t)page;
 	rx->requested_mode = o->mode;
-	rx->zap = o->zap ? o->zap : ZC__RX_DEFAULT_ZAP;
-	rx->slot_size = o->slot_size ? o->slot_size : ZC__RX_DEFAULT_SLOT_SIZE;
-	rx->nslots = o->slots ? o->slots : ZC__RX_DEFAULT_SLOTS;
-	rx->copybuf_size = o->copybuf_size ? o->copybuf_size
-					   : ZC__RX_DEFAULT_COPYBUF;
-	rx->slots = calloc(rx->nslots, sizeof(*rx->slots));
-	if (!rx->slots) {
-		ret = -ENOMEM;
+	ret = setup_window(rx, o);
+	if (ret == -EOPNOTSUPP && o->mode == ZC_RX_AUTO) {
+		/* Auto on a kernel (or socket) without receive zero-copy:
+		 * copy, and say so via zc_rx_mode(). */
+		if (rx->win == &rx->own)
+			zc__rx_window_unmap(&rx->own);
+		rx->features = 0;
+		ret = 0;
+	}
+	if (ret)
 		goto out_free;
-	}
-
-	if (o->mode != ZC_RX_COPY) {
-		ret = setup_zerocopy(rx);
-		if (ret && o->mode == ZC_RX_ZEROCOPY)
-			goto out_free;
-		if (ret) {
-			/* Auto on a kernel (or socket) without receive
-			 * zero-copy: copy, and say so via zc_rx_mode(). */
-			if (rx->window)
-				zc__sys.munmap(rx->window, rx->window_len);
-			rx->window = NULL;
-			rx->features = 0;
-		}
-	}
+	rx->slot_size = rx->win->slot_size;
 	rx->mode = (rx->features & ZC_PROBE_RX_ZEROCOPY) ? ZC_RX_ZEROCOPY
 							 : ZC_RX_COPY;
-	/* Copy reads want whole slots; zero-copy needs only straggler room. */
-	rx->copy_size = rx->copybuf_size;
-	if (rx->requested_mode != ZC_RX_ZEROCOPY)
-		rx->copy_size = ZC__MAX(rx->copy_size, rx->slot_size);
-	rx->copy_area = malloc((size_t)rx->copy_size * rx->nslots);
-	if (!rx->copy_area) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
 	/* Mapped pages cannot skip an urgent byte the way recv() does when it
 	 * is out of line, so keep urgent data in line in every mode: the
 	 * stream the caller sees is exactly the bytes the peer sent. */
@@ -544,7 +485,7 @@ ZC_API int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *o)
 		goto out_free;
 	}
 	if (o->flags & ZC_RX_F_RCVLOWAT) {
-		int lowat = (int)rx->slot_size;
+		int lowat = (int)rx->win->slot_size;
 
 		if (zc__sys.setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
 				       sizeof(lowat))) {
@@ -563,12 +504,23 @@ out_free:
 
 ZC_API void zc_rx_free(struct zc_rx *rx)
 {
+	uint32_t i;
+
 	if (!rx)
 		return;
-	if (rx->window)
-		zc__sys.munmap(rx->window, rx->window_len);
-	free(rx->copy_area);
-	free(rx->slots);
+	if (rx->pool) {
+		/* Give back the pool slots this handle still holds; their
+		 * pages are zapped when the slots are reused. */
+		for (i = 0; i < rx->win->nslots; i++) {
+			if (rx->win->slots[i].owner == rx) {
+				rx->win->slots[i].held = 0;
+				rx->win->slots[i].owner = NULL;
+			}
+		}
+		rx->pool->win.users--;
+	} else {
+		zc__rx_window_fini(&rx->own);
+	}
 	free(rx);
 }
 

@@ -8,13 +8,41 @@
 #include "zcnet.h"
 
 /* Chosen by bench/rx.sh's zap comparison (docs/BENCHMARKS.md). */
-#define ZC__RX_DEFAULT_ZAP ZC_RX_ZAP_BATCH
+#define ZC__RX_DEFAULT_ZAP		ZC_RX_ZAP_BATCH
+#define ZC__RX_DEFAULT_SLOT_SIZE	(512u << 10)
+#define ZC__RX_DEFAULT_SLOTS		8u
+#define ZC__RX_MAX_SLOTS		1024u
+#define ZC__RX_DEFAULT_POOL_SLOTS	64u
+#define ZC__RX_MAX_POOL_SLOTS		65536u
+#define ZC__RX_MAX_SLOT_SIZE		(256u << 20)
+#define ZC__RX_DEFAULT_COPYBUF		(64u << 10)
+#define ZC__RX_MAX_COPYBUF		(16u << 20)
 
 struct zc__rx_slot {
 	uint32_t held;		/* a view of this slot is out */
 	uint32_t generation;	/* tells a stale view from the current one */
 	uint32_t mapped;	/* bytes from the slot start that may still
 				 * have pages mapped: zap before reuse */
+	const struct zc_rx *owner; /* handle holding it (pools) */
+};
+
+/* A window and its slots: one handle's own, or a pool's (rx_window.c). */
+struct zc__rx_window {
+	uint8_t *base;		/* 2 MiB aligned; NULL: copy reads only */
+	size_t len;
+	uint32_t slot_size;
+	uint32_t nslots;
+	uint32_t next_slot;
+	uint32_t zap;		/* enum zc_rx_zap */
+	struct zc__rx_slot *slots;
+	uint8_t *copy_area;	/* nslots * copy_size */
+	uint32_t copy_size;	/* per slot: stragglers, or copy reads */
+	uint32_t users;		/* handles on a pool */
+};
+
+struct zc_rx_pool {
+	struct zc__rx_window win;
+	uint32_t copybuf_size;
 };
 
 /* Auto mode: alternate short epochs of each mode, measure the receiving
@@ -41,19 +69,15 @@ struct zc_rx {
 	uint32_t page_size;
 	uint32_t requested_mode;
 	uint32_t mode;		/* ZC_RX_ZEROCOPY or ZC_RX_COPY now */
-	uint32_t zap;
 	uint32_t features;	/* ZC_PROBE_RX_* that this socket showed */
 	socklen_t zc_len;	/* bytes of the struct to pass the kernel */
 
-	uint8_t *window;	/* nslots * slot_size, 2 MiB aligned */
-	size_t window_len;
-	uint32_t slot_size;
-	uint32_t nslots;
-	uint32_t next_slot;
-	struct zc__rx_slot *slots;
-
-	uint8_t *copy_area;	/* nslots * copy_size */
-	uint32_t copy_size;	/* per slot: stragglers, or copy reads */
+	struct zc__rx_window *win;	/* &own, or the pool's */
+	struct zc__rx_window own;
+	struct zc_rx_pool *pool;
+	uint32_t slot_size;	/* the window's */
+	uint32_t nslots;	/* most views this handle may hold */
+	uint32_t held;		/* views it holds now */
 	uint32_t copybuf_size;	/* what the kernel may copy per call */
 
 	uint32_t inq;		/* kernel's inq after the last call */
@@ -67,6 +91,19 @@ struct zc_rx {
 };
 
 int zc__rx_validate_opts(const struct zc_rx_opts *o, size_t page_size);
+int zc__rx_pool_validate_opts(const struct zc_rx_pool_opts *o,
+			      size_t page_size);
+
+int zc__rx_window_init(struct zc__rx_window *w, int fd, uint32_t slot_size,
+		       uint32_t nslots, uint32_t copy_size, uint32_t zap);
+void zc__rx_window_unmap(struct zc__rx_window *w);
+void zc__rx_window_fini(struct zc__rx_window *w);
+int zc__rx_window_get_slot(struct zc__rx_window *w, uint32_t *slotp,
+			   uint64_t *zaps);
+uint8_t *zc__rx_slot_window(const struct zc__rx_window *w, uint32_t i);
+uint8_t *zc__rx_slot_copy(const struct zc__rx_window *w, uint32_t i);
+void zc__rx_zap(struct zc__rx_window *w, uint8_t *addr, size_t len,
+		uint64_t *zaps);
 ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
 			     struct zc_view *v);
 
