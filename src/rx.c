@@ -232,7 +232,7 @@ ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
 	/* Queued bytes the kernel would not map (a short queue, or a
 	 * fragment that is not a whole page): copy them, through the
 	 * copybuf in one more call when the kernel has one (5.11). */
-	if (!copybuf && (rx->features & ZC_PROBE_RX_COPYBUF)) {
+	if (skip && !copybuf && (rx->features & ZC_PROBE_RX_COPYBUF)) {
 		n = zerocopy_call(rx, slot, v, true, &skip);
 		if (n || rx->eof)
 			return n;
