@@ -14,9 +14,9 @@
 
 #include "zcperf.h"
 
-static struct addrinfo *resolve(const struct cfg *cfg)
+struct addrinfo *resolve(const struct cfg *cfg)
 {
-	struct addrinfo hints = {0}, *res = NULL;
+	struct addrinfo hints = { 0 }, *res = NULL;
 	char port[8];
 	int r;
 
@@ -47,7 +47,7 @@ static void fail_connect(const struct cfg *cfg, struct tx_conn *c)
 int run_client(const struct cfg *cfg)
 {
 	unsigned int n = cfg->parallel, i;
-	struct tx_session s = {.cfg = cfg, .host = cfg->host, .n = n};
+	struct tx_session s = { .cfg = cfg, .host = cfg->host, .n = n };
 	struct addrinfo *res = resolve(cfg), *ai, *chosen = NULL;
 	struct rusage ru0, ru1;
 	pthread_barrier_t start;

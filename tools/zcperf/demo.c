@@ -32,7 +32,7 @@
 #define DEMO_BYTES (256ull << 20)
 #define DEMO_MODES 3
 
-static const int demo_modes[DEMO_MODES] = {RX_COPY, RX_ZEROCOPY, RX_AUTO};
+static const int demo_modes[DEMO_MODES] = { RX_COPY, RX_ZEROCOPY, RX_AUTO };
 
 struct demo_run {
 	double gbit;
@@ -127,8 +127,8 @@ static void run_one(const struct cfg *base, int lfd,
 		    struct demo_run *out)
 {
 	struct cfg cfg = *base;
-	struct tx_conn tx = {0};
-	struct rx_conn rx = {0};
+	struct tx_conn tx = { 0 };
+	struct rx_conn rx = { 0 };
 	struct wire_hdr h;
 	int afd, r;
 

@@ -6,6 +6,8 @@
  *                                side, in a private network namespace
  *   zcperf -s [-1] [--rx=MODE]   receiver
  *   zcperf -c HOST [--tx=MODE]   sender
+ *   zcperf -s --rpc / -c HOST --rpc [-P N] [--req SIZE] [--resp SIZE]
+ *                                request/response over many connections
  *   zcperf --probe [-J]          what the kernel supports
  *
  * See zcperf(1) and `zcperf --help`.
@@ -23,7 +25,10 @@ int main(int argc, char **argv)
 	/* A peer that goes away must give EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	if (cfg.json)
-		json_errors_for(cfg.cmd == CMD_SERVER	? "receiver"
+		json_errors_for(cfg.rpc && cfg.cmd == CMD_SERVER ? "rpc-server"
+				: cfg.rpc && cfg.cmd == CMD_CLIENT
+					? "rpc-client"
+				: cfg.cmd == CMD_SERVER ? "receiver"
 				: cfg.cmd == CMD_CLIENT ? "sender"
 				: cfg.cmd == CMD_PROBE	? "probe"
 							: "demo");
@@ -37,9 +42,9 @@ int main(int argc, char **argv)
 	case CMD_PROBE:
 		return run_probe(&cfg);
 	case CMD_SERVER:
-		return run_server(&cfg);
+		return cfg.rpc ? run_rpc_server(&cfg) : run_server(&cfg);
 	case CMD_CLIENT:
-		return run_client(&cfg);
+		return cfg.rpc ? run_rpc_client(&cfg) : run_client(&cfg);
 	case CMD_DEMO:
 	default:
 		return run_demo(&cfg);

@@ -5,6 +5,8 @@
  * Every mistake is a usage error (exit 2) before anything runs: a flag
  * that does nothing in the chosen role is refused rather than ignored,
  * because a silently ignored --rx on the sender is a wrong measurement.
+ * --rpc makes four roles of two: in request/response mode both sides
+ * receive and send, so --rx and --tx apply to each.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,50 +32,69 @@ enum {
 	OPT_DEMO,
 	OPT_ROUNDS,
 	OPT_VERSION,
+	OPT_RPC,
+	OPT_REQ,
+	OPT_RESP,
+	OPT_THREADS,
+	OPT_RX_WINDOW,
+	OPT_POOL_SLOTS,
+	OPT_MMAP_CHURN,
 };
 
 static const struct option long_opts[] = {
-	{"server", no_argument, NULL, 's'},
-	{"client", required_argument, NULL, 'c'},
-	{"port", required_argument, NULL, 'p'},
-	{"one-off", no_argument, NULL, '1'},
-	{"length", required_argument, NULL, 'l'},
-	{"bytes", required_argument, NULL, 'n'},
-	{"time", required_argument, NULL, 't'},
-	{"parallel", required_argument, NULL, 'P'},
-	{"interval", required_argument, NULL, 'i'},
-	{"json", no_argument, NULL, 'J'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{"rx", required_argument, NULL, OPT_RX},
-	{"tx", required_argument, NULL, OPT_TX},
-	{"mss", required_argument, NULL, OPT_MSS},
-	{"zap", required_argument, NULL, OPT_ZAP},
-	{"copybuf", required_argument, NULL, OPT_COPYBUF},
-	{"slots", required_argument, NULL, OPT_SLOTS},
-	{"rcvlowat", no_argument, NULL, OPT_RCVLOWAT},
-	{"no-rcvlowat", no_argument, NULL, OPT_NO_RCVLOWAT},
-	{"no-verify", no_argument, NULL, OPT_NO_VERIFY},
-	{"probe", no_argument, NULL, OPT_PROBE},
-	{"demo", no_argument, NULL, OPT_DEMO},
-	{"rounds", required_argument, NULL, OPT_ROUNDS},
-	{NULL, 0, NULL, 0},
+	{ "server", no_argument, NULL, 's' },
+	{ "client", required_argument, NULL, 'c' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "one-off", no_argument, NULL, '1' },
+	{ "length", required_argument, NULL, 'l' },
+	{ "bytes", required_argument, NULL, 'n' },
+	{ "time", required_argument, NULL, 't' },
+	{ "parallel", required_argument, NULL, 'P' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "rx", required_argument, NULL, OPT_RX },
+	{ "tx", required_argument, NULL, OPT_TX },
+	{ "mss", required_argument, NULL, OPT_MSS },
+	{ "zap", required_argument, NULL, OPT_ZAP },
+	{ "copybuf", required_argument, NULL, OPT_COPYBUF },
+	{ "slots", required_argument, NULL, OPT_SLOTS },
+	{ "rcvlowat", no_argument, NULL, OPT_RCVLOWAT },
+	{ "no-rcvlowat", no_argument, NULL, OPT_NO_RCVLOWAT },
+	{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+	{ "probe", no_argument, NULL, OPT_PROBE },
+	{ "demo", no_argument, NULL, OPT_DEMO },
+	{ "rounds", required_argument, NULL, OPT_ROUNDS },
+	{ "rpc", no_argument, NULL, OPT_RPC },
+	{ "req", required_argument, NULL, OPT_REQ },
+	{ "resp", required_argument, NULL, OPT_RESP },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "rx-window", required_argument, NULL, OPT_RX_WINDOW },
+	{ "pool-slots", required_argument, NULL, OPT_POOL_SLOTS },
+	{ "mmap-churn", no_argument, NULL, OPT_MMAP_CHURN },
+	{ NULL, 0, NULL, 0 },
 };
 
 /* Which role may use an option. */
-#define FOR_SERVER (1u << 0)
-#define FOR_CLIENT (1u << 1)
-#define FOR_PROBE  (1u << 2)
-#define FOR_DEMO   (1u << 3)
-#define FOR_STREAM (FOR_SERVER | FOR_CLIENT)
+#define FOR_SERVER     (1u << 0)
+#define FOR_CLIENT     (1u << 1)
+#define FOR_PROBE      (1u << 2)
+#define FOR_DEMO       (1u << 3)
+#define FOR_RPC_SERVER (1u << 4)
+#define FOR_RPC_CLIENT (1u << 5)
+#define FOR_STREAM     (FOR_SERVER | FOR_CLIENT)
+#define FOR_RPC	       (FOR_RPC_SERVER | FOR_RPC_CLIENT)
+#define FOR_ALL_NET    (FOR_STREAM | FOR_RPC)
 
 struct used {
 	const char *name;
 	unsigned int roles;
 };
 
-static const char *const rx_names[] = {"auto", "zerocopy", "copy", "raw"};
-static const char *const tx_names[] = {"copy", "msg_zerocopy"};
+static const char *const rx_names[] = { "auto", "zerocopy", "copy", "raw" };
+static const char *const tx_names[] = { "copy", "msg_zerocopy" };
+static const char *const rx_window_names[] = { "per-conn", "pool" };
 
 const char *rx_kind_name(int rx)
 {
@@ -83,6 +104,11 @@ const char *rx_kind_name(int rx)
 const char *tx_kind_name(int tx)
 {
 	return tx >= 0 && tx < 2 ? tx_names[tx] : "?";
+}
+
+const char *rx_window_name(int w)
+{
+	return w >= 0 && w < 2 ? rx_window_names[w] : "?";
 }
 
 void print_help(FILE *f)
@@ -127,6 +153,28 @@ void print_help(FILE *f)
 	      "  -t, --time SEC       send for SEC seconds (default 10)\n"
 	      "  -P, --parallel N     N connections, one thread each (default "
 	      "1)\n"
+	      "\n"
+	      "Request/response (--rpc on both sides):\n"
+	      "      --rpc            each connection sends a request and "
+	      "waits for\n"
+	      "                       its response (closed loop); both "
+	      "sides verify\n"
+	      "  -P N                 client: connections (default 100)\n"
+	      "  -t SEC               client: run time (default 10)\n"
+	      "      --req SIZE       client: request payload (default 4K)\n"
+	      "      --resp SIZE      client: response payload (default 4K)\n"
+	      "      --threads N      event-loop threads on this side "
+	      "(default 1)\n"
+	      "      --rx, --tx       how this side receives and sends\n"
+	      "      --rx-window W    per-conn (default): a window per "
+	      "connection;\n"
+	      "                       pool: one zc_rx_pool per thread\n"
+	      "      --pool-slots N   slots of each pool (default: 4 per "
+	      "connection)\n"
+	      "      --mmap-churn     server: a thread that mmaps and munmaps "
+	      "all\n"
+	      "                       the time (takes the mmap write lock)\n"
+	      "  -l SIZE              receive slot size (default 512K)\n"
 	      "\n"
 	      "Demo (no -s/-c): --rounds N (default 3), -n SIZE per run "
 	      "(256M), -J\n"
@@ -238,7 +286,8 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 	struct used used[64];
 	unsigned int nused = 0, i, role;
 	bool want_server = false, want_probe = false, want_demo = false;
-	bool want_help = false, want_version = false;
+	bool want_help = false, want_version = false, parallel_set = false;
+	bool copybuf_set = false;
 	const char *client = NULL;
 	int c, zap;
 	long page;
@@ -254,6 +303,10 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 	cfg->rcvlowat = true;
 	cfg->zap = ZC_RX_ZAP_DEFAULT;
 	cfg->rounds = 3;
+	cfg->req_size = ZCPERF_RPC_DEFAULT_SIZE;
+	cfg->resp_size = ZCPERF_RPC_DEFAULT_SIZE;
+	cfg->threads = 1;
+	cfg->rx_window = RXW_PER_CONN;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":sc:p:1l:n:t:P:i:J46h", long_opts,
@@ -270,16 +323,17 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 		case 'p':
 			cfg->port =
 				(uint16_t)parse_size("-p", optarg, 1, 65535);
-			remember(used, &nused, "-p", FOR_STREAM);
+			remember(used, &nused, "-p", FOR_ALL_NET);
 			break;
 		case '1':
 			cfg->one_off = true;
-			remember(used, &nused, "-1", FOR_SERVER);
+			remember(used, &nused, "-1",
+				 FOR_SERVER | FOR_RPC_SERVER);
 			break;
 		case 'l':
 			cfg->chunk = (uint32_t)parse_size("-l", optarg, 1,
 							  ZCPERF_MAX_CHUNK);
-			remember(used, &nused, "-l", FOR_STREAM);
+			remember(used, &nused, "-l", FOR_ALL_NET);
 			break;
 		case 'n':
 			cfg->bytes = parse_size("-n", optarg, 1, UINT64_MAX);
@@ -288,12 +342,16 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 		case 't':
 			cfg->seconds =
 				parse_seconds("-t", optarg, 0.001, 86400);
-			remember(used, &nused, "-t", FOR_CLIENT);
+			remember(used, &nused, "-t",
+				 FOR_CLIENT | FOR_RPC_CLIENT);
 			break;
 		case 'P':
+			/* The limit depends on the mode: checked below. */
 			cfg->parallel = (uint32_t)parse_size(
-				"-P", optarg, 1, ZCPERF_MAX_PARALLEL);
-			remember(used, &nused, "-P", FOR_CLIENT);
+				"-P", optarg, 1, ZCPERF_RPC_MAX_CONNS);
+			parallel_set = true;
+			remember(used, &nused, "-P",
+				 FOR_CLIENT | FOR_RPC_CLIENT);
 			break;
 		case 'i':
 			cfg->interval = parse_seconds("-i", optarg, 0, 3600);
@@ -308,11 +366,11 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 			break;
 		case '4':
 			cfg->family = AF_INET;
-			remember(used, &nused, "-4", FOR_STREAM);
+			remember(used, &nused, "-4", FOR_ALL_NET);
 			break;
 		case '6':
 			cfg->family = AF_INET6;
-			remember(used, &nused, "-6", FOR_STREAM);
+			remember(used, &nused, "-6", FOR_ALL_NET);
 			break;
 		case 'h':
 			want_help = true;
@@ -322,17 +380,17 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 			break;
 		case OPT_RX:
 			cfg->rx = parse_name("--rx", optarg, rx_names, 4);
-			remember(used, &nused, "--rx", FOR_SERVER);
+			remember(used, &nused, "--rx", FOR_SERVER | FOR_RPC);
 			break;
 		case OPT_TX:
 			cfg->tx = parse_name("--tx", optarg, tx_names, 2);
-			remember(used, &nused, "--tx", FOR_CLIENT);
+			remember(used, &nused, "--tx", FOR_CLIENT | FOR_RPC);
 			break;
 		case OPT_MSS:
 			/* TCP_MIN_MSS is 88; the kernel refuses less. */
 			cfg->mss = (uint32_t)parse_size("--mss", optarg, 88,
 							65535);
-			remember(used, &nused, "--mss", FOR_STREAM);
+			remember(used, &nused, "--mss", FOR_ALL_NET);
 			break;
 		case OPT_ZAP:
 			zap = zc_rx_zap_parse(optarg);
@@ -340,17 +398,19 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 				usage_error("invalid value for --zap: '%s'",
 					    optarg);
 			cfg->zap = zap;
-			remember(used, &nused, "--zap", FOR_SERVER);
+			remember(used, &nused, "--zap", FOR_SERVER | FOR_RPC);
 			break;
 		case OPT_COPYBUF:
 			cfg->copybuf = (uint32_t)parse_size("--copybuf", optarg,
 							    1, 16u << 20);
-			remember(used, &nused, "--copybuf", FOR_SERVER);
+			copybuf_set = true;
+			remember(used, &nused, "--copybuf",
+				 FOR_SERVER | FOR_RPC);
 			break;
 		case OPT_SLOTS:
 			cfg->slots = (uint32_t)parse_size("--slots", optarg, 1,
 							  1024);
-			remember(used, &nused, "--slots", FOR_SERVER);
+			remember(used, &nused, "--slots", FOR_SERVER | FOR_RPC);
 			break;
 		case OPT_RCVLOWAT:
 			cfg->rcvlowat = true;
@@ -358,11 +418,12 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 			break;
 		case OPT_NO_RCVLOWAT:
 			cfg->rcvlowat = false;
-			remember(used, &nused, "--no-rcvlowat", FOR_SERVER);
+			remember(used, &nused, "--no-rcvlowat",
+				 FOR_SERVER | FOR_RPC);
 			break;
 		case OPT_NO_VERIFY:
 			cfg->verify = false;
-			remember(used, &nused, "--no-verify", FOR_STREAM);
+			remember(used, &nused, "--no-verify", FOR_ALL_NET);
 			break;
 		case OPT_PROBE:
 			want_probe = true;
@@ -374,6 +435,38 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 			cfg->rounds =
 				(uint32_t)parse_size("--rounds", optarg, 1, 99);
 			remember(used, &nused, "--rounds", FOR_DEMO);
+			break;
+		case OPT_RPC:
+			cfg->rpc = true;
+			break;
+		case OPT_REQ:
+			cfg->req_size = (uint32_t)parse_size(
+				"--req", optarg, 0, ZCPERF_RPC_MAX_SIZE);
+			remember(used, &nused, "--req", FOR_RPC_CLIENT);
+			break;
+		case OPT_RESP:
+			cfg->resp_size = (uint32_t)parse_size(
+				"--resp", optarg, 0, ZCPERF_RPC_MAX_SIZE);
+			remember(used, &nused, "--resp", FOR_RPC_CLIENT);
+			break;
+		case OPT_THREADS:
+			cfg->threads = (uint32_t)parse_size(
+				"--threads", optarg, 1, ZCPERF_RPC_MAX_THREADS);
+			remember(used, &nused, "--threads", FOR_RPC);
+			break;
+		case OPT_RX_WINDOW:
+			cfg->rx_window = parse_name("--rx-window", optarg,
+						    rx_window_names, 2);
+			remember(used, &nused, "--rx-window", FOR_RPC);
+			break;
+		case OPT_POOL_SLOTS:
+			cfg->pool_slots = (uint32_t)parse_size(
+				"--pool-slots", optarg, 1, 65536);
+			remember(used, &nused, "--pool-slots", FOR_RPC);
+			break;
+		case OPT_MMAP_CHURN:
+			cfg->mmap_churn = true;
+			remember(used, &nused, "--mmap-churn", FOR_RPC_SERVER);
 			break;
 		case ':':
 			usage_error("option '%s' needs a value",
@@ -412,13 +505,31 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 		cfg->cmd = CMD_DEMO;
 		role = FOR_DEMO;
 	}
+	if (cfg->rpc && role != FOR_SERVER && role != FOR_CLIENT)
+		usage_error("--rpc needs -s or -c");
+	if (cfg->rpc)
+		role = role == FOR_SERVER ? FOR_RPC_SERVER : FOR_RPC_CLIENT;
 	for (i = 0; i < nused; i++) {
-		if (used[i].roles & role)
+		unsigned int r = used[i].roles;
+
+		if (r & role)
 			continue;
-		if (used[i].roles == FOR_SERVER)
+		if (!(r & ~FOR_RPC) && !cfg->rpc)
+			usage_error("%s is an --rpc option", used[i].name);
+		if (cfg->rpc && (r & FOR_RPC) == FOR_RPC_SERVER)
+			usage_error("%s is an --rpc server option (use it "
+				    "with -s --rpc)",
+				    used[i].name);
+		if (cfg->rpc && (r & FOR_RPC) == FOR_RPC_CLIENT)
+			usage_error("%s is an --rpc client option (use it "
+				    "with -c HOST --rpc)",
+				    used[i].name);
+		if (cfg->rpc)
+			usage_error("%s does not apply to --rpc", used[i].name);
+		if ((r & ~FOR_RPC) == FOR_SERVER)
 			usage_error("%s is a receiver option (use it with -s)",
 				    used[i].name);
-		if (!(used[i].roles & ~(FOR_CLIENT | FOR_DEMO)))
+		if (!(r & ~(FOR_CLIENT | FOR_DEMO | FOR_RPC)))
 			usage_error("%s is a sender option (use it with -c)",
 				    used[i].name);
 		usage_error("%s needs -s or -c", used[i].name);
@@ -430,16 +541,42 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 			usage_error("%s sets the library's receive engine, "
 				    "which --rx=raw does not use",
 				    used[i].name);
+	if (cfg->rpc && cfg->rx == RX_RAW)
+		usage_error("--rx=raw has no message layer: --rpc takes "
+			    "zerocopy, copy or auto");
+	if (cfg->rpc && cfg->rx_window != RXW_POOL && cfg->pool_slots)
+		usage_error("--pool-slots needs --rx-window=pool");
+	if (cfg->rpc && cfg->rx_window == RXW_POOL && cfg->slots &&
+	    cfg->pool_slots && cfg->slots > cfg->pool_slots)
+		usage_error("--slots (per connection) exceeds --pool-slots");
+	if (!cfg->rpc && cfg->parallel > ZCPERF_MAX_PARALLEL)
+		usage_error("-P: '%u' is out of range (1 to %u; --rpc takes "
+			    "up to %u)",
+			    cfg->parallel, ZCPERF_MAX_PARALLEL,
+			    ZCPERF_RPC_MAX_CONNS);
+	if (cfg->rpc && !parallel_set)
+		cfg->parallel = ZCPERF_RPC_DEFAULT_CONNS;
+	page = sysconf(_SC_PAGESIZE);
+	if (page <= 0)
+		page = 4096;
+	/*
+	 * The kernel copies the whole receive queue into the copybuf when
+	 * it is no longer than the copybuf (5.11), and the library's default
+	 * (64 KiB) is longer than a whole 4 KiB request with its header: not
+	 * one page would be mapped. Below a page the copybuf only takes the
+	 * header and stragglers, and everything mappable is mapped.
+	 */
+	if (cfg->rpc && !copybuf_set)
+		cfg->copybuf = (uint32_t)page / 2;
+	if (cfg->rpc && cfg->cmd == CMD_CLIENT && cfg->threads > cfg->parallel)
+		usage_error("--threads: more threads than connections (-P)");
 	if (cfg->bytes && cfg->seconds > 0)
 		usage_error("-n and -t exclude each other");
 	if (cfg->cmd == CMD_CLIENT && !cfg->bytes && cfg->seconds <= 0)
 		cfg->seconds = ZCPERF_DEFAULT_SECONDS;
 	if (cfg->cmd == CMD_CLIENT && cfg->bytes && cfg->bytes < cfg->parallel)
 		usage_error("-n must give each of the -P connections a byte");
-	page = sysconf(_SC_PAGESIZE);
-	if (page <= 0)
-		page = 4096;
-	if (cfg->cmd == CMD_SERVER && cfg->chunk % page)
+	if ((cfg->cmd == CMD_SERVER || cfg->rpc) && cfg->chunk % page)
 		usage_error("-l: the receiver's slot size must be a multiple "
 			    "of the page size (%ld)",
 			    page);

@@ -14,7 +14,7 @@
 
 int rx_wait_first(struct rx_conn *c, struct rusage *ru0)
 {
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	int r;
 
 	do {

@@ -13,9 +13,9 @@
 int rx_lib_loop(struct rx_conn *c)
 {
 	const struct cfg *cfg = c->cfg;
-	struct zc_rx_opts o = {0};
+	struct zc_rx_opts o = { 0 };
 	struct rusage ru0;
-	struct zc_view v = {0};
+	struct zc_view v = { 0 };
 	struct zc_rx *rx;
 	uint64_t off = 0;
 	ssize_t n;

@@ -54,7 +54,7 @@ static int end_of_stream(struct rx_conn *c)
 
 static int wait_readable(struct rx_conn *c)
 {
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 
 	c->st.waits++;
 	while (poll(&pfd, 1, -1) < 0) {

@@ -23,9 +23,9 @@
 #define HEADER_TIMEOUT_MS  5000
 #define SIBLING_TIMEOUT_MS 10000 /* for the other -P connections */
 
-static int listen_socket(const struct cfg *cfg)
+int listen_socket(const struct cfg *cfg)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss = { 0 };
 	int family = cfg->family == AF_INET ? AF_INET : AF_INET6;
 	int fd, one = 1, v6only = cfg->family == AF_INET6, r;
 	char ctx[64];
@@ -71,7 +71,7 @@ static int listen_socket(const struct cfg *cfg)
 	return fd;
 }
 
-static void peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+void peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
 	unsigned int port = 0;
@@ -91,9 +91,10 @@ static void peer_name(const struct sockaddr_storage *ss, char *buf, size_t len)
 }
 
 /* Accepts one connection and reads its header. Returns the fd, or -1 after
- * telling why the connection was dropped. */
-static int accept_one(const struct cfg *cfg, int lfd, struct wire_hdr *h,
-		      char *peer, size_t peer_len)
+ * telling why the connection was dropped: also when the client runs the
+ * other mode (stream or --rpc) than this server. */
+int accept_one(const struct cfg *cfg, int lfd, struct wire_hdr *h, char *peer,
+	       size_t peer_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -112,6 +113,16 @@ static int accept_one(const struct cfg *cfg, int lfd, struct wire_hdr *h,
 			peer,
 			r == -EPROTO ? "not a zcperf sender (bad header)"
 				     : strerror(-r));
+		close(fd);
+		return -1;
+	}
+	if (!(h->flags & WIRE_F_RPC) != !cfg->rpc) {
+		fprintf(stderr, "zcperf: connection from %s: %s (dropped)\n",
+			peer,
+			cfg->rpc ? "a stream sender, but this server runs "
+				   "--rpc"
+				 : "an --rpc client, but this server runs "
+				   "stream mode (start it with -s --rpc)");
 		close(fd);
 		return -1;
 	}
@@ -155,8 +166,8 @@ static void start_conn(struct rx_session *s, int fd, const struct wire_hdr *h,
 
 static int serve_session(const struct cfg *cfg, int lfd)
 {
-	struct rx_session s = {.cfg = cfg};
-	struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+	struct rx_session s = { .cfg = cfg };
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 	struct rusage ru0, ru1;
 	struct ticker ticker;
 	struct wire_hdr h;

@@ -76,7 +76,7 @@ int tx_conn_connect(struct tx_conn *c, const struct sockaddr *addr,
  * the stream, or at once with a reset when it found bad data). */
 static int wait_peer_close(struct tx_conn *c)
 {
-	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	char b[256];
 	ssize_t n;
 	int r;

@@ -155,8 +155,8 @@ double gbit_per_s(uint64_t bytes, double seconds)
 
 const char *fmt_iec(char *buf, size_t len, double bytes)
 {
-	static const char *const units[] = {"B",   "KiB", "MiB",
-					    "GiB", "TiB", "PiB"};
+	static const char *const units[] = { "B",   "KiB", "MiB",
+					     "GiB", "TiB", "PiB" };
 	unsigned int u = 0;
 
 	while (bytes >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
@@ -175,7 +175,7 @@ const char *fmt_iec(char *buf, size_t len, double bytes)
  * wanted to run. */
 void steal_sample(struct steal_sample *s)
 {
-	unsigned long long v[8] = {0};
+	unsigned long long v[8] = { 0 };
 	FILE *f = fopen("/proc/stat", "re");
 	int i, n;
 

@@ -52,7 +52,7 @@ static uint64_t get64(const uint8_t *p)
 
 int wire_send(int fd, const struct wire_hdr *h)
 {
-	uint8_t b[WIRE_HDR_LEN] = {0};
+	uint8_t b[WIRE_HDR_LEN] = { 0 };
 	size_t off = 0;
 	ssize_t n;
 
@@ -79,7 +79,7 @@ int wire_send(int fd, const struct wire_hdr *h)
 
 int wire_recv(int fd, struct wire_hdr *h, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint8_t b[WIRE_HDR_LEN];
 	size_t off = 0;
 	ssize_t n;
@@ -112,7 +112,9 @@ int wire_recv(int fd, struct wire_hdr *h, int timeout_ms)
 	h->mss = get32(b + 32);
 	h->chunk = get32(b + 36);
 	h->planned_bytes = get64(b + 40);
-	if (!h->conn_count || h->conn_count > ZCPERF_MAX_PARALLEL ||
+	if (!h->conn_count ||
+	    h->conn_count > (h->flags & WIRE_F_RPC ? ZCPERF_RPC_MAX_CONNS
+						   : ZCPERF_MAX_PARALLEL) ||
 	    h->conn_index >= h->conn_count)
 		return -EPROTO;
 	return 0;

@@ -8,6 +8,10 @@
  * rx_lib.c and rx_raw.c the two receive loops, server.c and client.c the
  * stream roles, interval.c the -i reporter, report.c and json.c the
  * output, probe.c --probe and demo.c the no-argument demo.
+ * Request/response mode (--rpc): rpc_conn.c holds what one connection
+ * does on either side, rpc_server.c and rpc_client.c the roles,
+ * rpc_report.c their output, hist.c the latency histogram and
+ * msgzc_ring.c the MSG_ZEROCOPY completions both modes share.
  */
 #ifndef ZCPERF_H
 #define ZCPERF_H
@@ -26,6 +30,12 @@
 #define ZCPERF_DEFAULT_SECONDS 10.0
 #define ZCPERF_MAX_PARALLEL    128u
 #define ZCPERF_MAX_CHUNK       (256u << 20)
+/* rpc mode */
+#define ZCPERF_RPC_DEFAULT_CONNS 100u
+#define ZCPERF_RPC_MAX_CONNS	 1024u
+#define ZCPERF_RPC_DEFAULT_SIZE	 4096u
+#define ZCPERF_RPC_MAX_SIZE	 (64u << 20)
+#define ZCPERF_RPC_MAX_THREADS	 64u
 
 enum command {
 	CMD_DEMO,
@@ -49,6 +59,12 @@ enum tx_kind {
 	TX_MSG_ZEROCOPY = 1, /* send(MSG_ZEROCOPY) + error queue */
 };
 
+/* rpc mode: where a connection's receive handle takes its window. */
+enum rx_window {
+	RXW_PER_CONN = 0, /* one window per connection (zc_rx's own) */
+	RXW_POOL = 1,	  /* one zc_rx_pool per thread, shared */
+};
+
 struct cfg {
 	int cmd;
 	const char *host;
@@ -70,6 +86,14 @@ struct cfg {
 	uint32_t slots;
 	bool rcvlowat;
 	uint32_t rounds; /* demo */
+	/* rpc mode */
+	bool rpc;
+	uint32_t req_size;   /* client: request payload bytes */
+	uint32_t resp_size;  /* client: response payload bytes */
+	uint32_t threads;    /* event-loop threads */
+	int rx_window;	     /* enum rx_window */
+	uint32_t pool_slots; /* --rx-window=pool: slots per pool, 0 = auto */
+	bool mmap_churn;     /* server: a thread looping mmap/munmap */
 };
 
 /* options.c */
@@ -77,6 +101,7 @@ void parse_options(struct cfg *cfg, int argc, char **argv);
 void print_help(FILE *f);
 const char *rx_kind_name(int rx);
 const char *tx_kind_name(int tx);
+const char *rx_window_name(int w);
 
 /* util.c: errors. usage_error exits 2, fatal exits 1. */
 void usage_error(const char *fmt, ...)
@@ -135,6 +160,9 @@ uint8_t pattern_byte(uint64_t seed, uint64_t off);
 /* wire.c: the header a sender writes before the stream. */
 #define WIRE_HDR_LEN   64
 #define WIRE_F_PATTERN (1u << 0) /* payload carries the pattern */
+/* An rpc client: chunk is the request size, planned_bytes the response
+ * size, and zc_msg messages follow the header (rpc_conn.c). */
+#define WIRE_F_RPC (1u << 1)
 struct wire_hdr {
 	uint64_t run_id; /* same for every connection of one client */
 	uint32_t conn_index;
@@ -178,6 +206,37 @@ struct sender {
 	size_t chunk;
 	struct sender_stats st;
 };
+/* msgzc_ring.c: MSG_ZEROCOPY completions of buffers that are reused. A
+ * buffer is busy from zring_begin until zring_end was called and every
+ * counter value its sends took (zring_count_sends) has completed. */
+struct zbuf {
+	uint8_t *mem;
+	bool busy;	/* its completions are not all back */
+	bool sent;	/* every byte accepted */
+	uint64_t first; /* counter value of its first send() */
+	uint64_t nids;	/* send() calls that used it */
+	uint64_t done;	/* of those, completed */
+};
+struct zring {
+	int fd;
+	struct zbuf *bufs;
+	unsigned int n;
+	uint64_t next_id; /* the kernel's counter, widened to 64 bits */
+	struct sender_stats *st;
+};
+void zring_begin(struct zring *r, struct zbuf *b);
+void zring_count_sends(struct zring *r, struct zbuf *b, uint64_t n);
+void zring_end(struct zring *r, struct zbuf *b);
+unsigned int zring_busy(const struct zring *r);
+/* One error-queue message: 1 when one was read, 0 when empty, -errno. */
+int zring_read_errqueue(struct zring *r);
+/* Every queued message without waiting: 0 or -errno. */
+int zring_drain(struct zring *r);
+/* Reads every queued notification; when there was none and timeout_ms is
+ * not 0, waits up to timeout_ms for one. A socket error (SO_ERROR, which
+ * this clears) is returned. 0 or -errno. */
+int zring_reap(struct zring *r, int timeout_ms);
+
 int sender_create(struct sender **sp, int kind, int fd, size_t chunk);
 int sender_msgzc_create(struct sender **sp, int fd, size_t chunk);
 /* sender.c helper for backends: page-aligned buffer memory. */
@@ -323,9 +382,35 @@ int report_rx(const struct rx_session *s);
 int report_tx(const struct tx_session *s);
 void rx_stats_add(struct zc_rx_stats *sum, const struct zc_rx_stats *st);
 
+/* server.c, client.c: pieces rpc mode shares with stream mode. */
+struct sockaddr_storage;
+struct addrinfo;
+int listen_socket(const struct cfg *cfg);
+void peer_name(const struct sockaddr_storage *ss, char *buf, size_t len);
+/* Accepts one connection and reads its header. Returns the fd, or -1 after
+ * telling why the connection was dropped. */
+int accept_one(const struct cfg *cfg, int lfd, struct wire_hdr *h, char *peer,
+	       size_t peer_len);
+struct addrinfo *resolve(const struct cfg *cfg);
+
+/* hist.c: latencies in nanoseconds, log-linear buckets (64 per power of
+ * two: a percentile is within 0.8 % of the true value). */
+#define HIST_SUB_BITS 6
+#define HIST_BUCKETS  ((64 - HIST_SUB_BITS) << HIST_SUB_BITS)
+struct hist {
+	uint64_t count, sum_ns, min_ns, max_ns;
+	uint64_t b[HIST_BUCKETS];
+};
+void hist_add(struct hist *h, uint64_t ns);
+void hist_merge(struct hist *into, const struct hist *h);
+/* The value at fraction p (0.5 = median) in ns, 0 when empty. */
+uint64_t hist_percentile(const struct hist *h, double p);
+
 /* Roles. Each returns the process exit status. */
 int run_server(const struct cfg *cfg);
 int run_client(const struct cfg *cfg);
+int run_rpc_server(const struct cfg *cfg);
+int run_rpc_client(const struct cfg *cfg);
 int run_probe(const struct cfg *cfg);
 int run_demo(const struct cfg *cfg);
 
