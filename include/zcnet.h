@@ -337,9 +337,12 @@ struct zc_msg_rx_opts {
 	uint32_t reserved[6]; /* must be zero */
 };
 
-/* The payload was copied into one buffer of the message layer: its pieces
- * did not fit ZC_MSG_MAX_SEGS, or holding them would have used every view
- * of the zc_rx. Counted in zc_msg_rx_stats.assembled. */
+/* Part of the payload was copied into a buffer of the message layer, the
+ * rest still points into views: keeping every piece in views would have
+ * needed more than ZC_MSG_MAX_SEGS pieces or more views than the zc_rx
+ * has slots. The pieces that give the fewest bytes are copied first, so
+ * mapped pages stay mapped where they can. Counted in
+ * zc_msg_rx_stats.assembled and bytes_assembled. */
 #define ZC_MSG_ASSEMBLED (1u << 0)
 
 struct zc_msg {
@@ -375,7 +378,9 @@ struct zc_msg_rx;
 /*
  * Creates a message reader on top of rx (which it borrows: free the
  * zc_msg_rx first). opts may be NULL. Returns 0 and sets *mrxp, or -EINVAL
- * (bad options), -ENOMEM.
+ * (bad options), -ENOMEM, or the error of reading SO_RCVLOWAT.
+ * For mapped payloads give rx a copybuf_size smaller than the payloads
+ * (16 KiB, say): the kernel copies a queue no longer than the copybuf.
  */
 int zc_msg_rx_create(struct zc_msg_rx **mrxp, struct zc_rx *rx,
 		     const struct zc_msg_rx_opts *opts);

@@ -12,11 +12,17 @@
  * that point into it, plus one reference while the parser still has bytes
  * of it to read; it goes back to the zc_rx when the count drops to zero.
  *
- * A payload is copied into one buffer only when keeping it in views would
- * need more than ZC_MSG_MAX_SEGS pieces or would hold every view of the
- * zc_rx (a reader that holds all slots for one half-read message could
- * never read the rest). That buffer is at most max_payload bytes, so
+ * Payload bytes are copied only when keeping them in views would need more
+ * than ZC_MSG_MAX_SEGS pieces or would hold every view of the zc_rx (a
+ * reader that holds all slots for one half-read message could never read
+ * the rest): then the views that give the fewest bytes are copied into a
+ * buffer of the message, at their payload offsets, and given back; big
+ * mapped views stay. That buffer is at most max_payload bytes, so
  * malformed input cannot make the reader allocate without bound.
+ *
+ * While a payload of a page or more is pending, SO_RCVLOWAT asks the
+ * kernel to wake the reader only once enough of it is queued, so it comes
+ * in few large views (want_bytes()).
  *
  * Send: a header in its own segment (MSG_EOR, seed 001) followed by the
  * payload, so a payload of whole pages lands page-aligned in the
@@ -199,8 +205,18 @@ struct zc__msg_buf {
 
 enum { PARSE_HEADER, PARSE_PAYLOAD };
 
+/* The source for a struct zc_rx, and the SO_RCVLOWAT to restore. */
+struct zc__msg_rx_source {
+	struct zc_rx *rx;
+	int base_lowat;
+};
+
 struct zc_msg_rx {
 	struct zc__msg_source src;
+	struct zc__msg_rx_source rxsrc;
+	uint32_t flags; /* ZC_MSG_RX_F_* */
+	uint32_t page_size;
+	uint32_t lowat; /* SO_RCVLOWAT set by us now, 0 = the socket's */
 	uint32_t max_payload;
 	uint32_t nviews;
 	uint32_t views_used;
@@ -214,6 +230,9 @@ struct zc_msg_rx {
 	uint32_t hdr_have;
 	struct zc_msg pend; /* the message being read */
 	size_t pend_have;   /* its payload bytes so far */
+	size_t pend_copied; /* of which copied into its side buffer */
+	int pend_last;	    /* view of its last piece, -1 for none */
+	bool pend_last_mapped;
 
 	int err;    /* sticky -errno once the stream is malformed */
 	int reason; /* its enum zc_msg_error */
@@ -224,21 +243,37 @@ struct zc_msg_rx {
 
 static ssize_t source_rx_read(void *ctx, struct zc_view *v)
 {
-	return zc_rx_read(ctx, v);
+	struct zc__msg_rx_source *s = ctx;
+
+	return zc_rx_read(s->rx, v);
 }
 
 static int source_rx_release(void *ctx, struct zc_view *v)
 {
-	return zc_rx_release(ctx, v);
+	struct zc__msg_rx_source *s = ctx;
+
+	return zc_rx_release(s->rx, v);
+}
+
+static int source_rx_set_lowat(void *ctx, uint32_t bytes)
+{
+	struct zc__msg_rx_source *s = ctx;
+	int val = bytes ? (int)bytes : s->base_lowat;
+
+	if (zc__sys.setsockopt(s->rx->fd, SOL_SOCKET, SO_RCVLOWAT, &val,
+			       sizeof(val)))
+		return -errno;
+	return 0;
 }
 
 int zc__msg_rx_create_source(struct zc_msg_rx **mrxp,
 			     const struct zc__msg_source *src,
 			     const struct zc_msg_rx_opts *o)
 {
-	struct zc_msg_rx_opts def = {0};
+	struct zc_msg_rx_opts def = { 0 };
 	struct zc_msg_rx *mrx;
 	unsigned int i;
+	long page;
 
 	if (!mrxp)
 		return -EINVAL;
@@ -247,7 +282,7 @@ int zc__msg_rx_create_source(struct zc_msg_rx **mrxp,
 		return -EINVAL;
 	if (!o)
 		o = &def;
-	if (o->flags)
+	if (o->flags & ~ZC_MSG_RX_F_ALL)
 		return -EINVAL;
 	for (i = 0; i < ZC__ARRAY_SIZE(o->reserved); i++)
 		if (o->reserved[i])
@@ -257,6 +292,9 @@ int zc__msg_rx_create_source(struct zc_msg_rx **mrxp,
 	if (!mrx)
 		return -ENOMEM;
 	mrx->src = *src;
+	mrx->flags = o->flags;
+	page = sysconf(_SC_PAGESIZE);
+	mrx->page_size = page > 0 ? (uint32_t)page : 4096;
 	mrx->max_payload =
 		o->max_payload ? o->max_payload : ZC__MSG_DEFAULT_MAX_PAYLOAD;
 	mrx->nviews = ZC__MIN(src->max_views, ZC__MSG_MAX_VIEWS);
@@ -266,6 +304,7 @@ int zc__msg_rx_create_source(struct zc_msg_rx **mrxp,
 		return -ENOMEM;
 	}
 	mrx->cur = -1;
+	mrx->pend_last = -1;
 	mrx->bufs.next = mrx->bufs.prev = &mrx->bufs;
 	*mrxp = mrx;
 	return 0;
@@ -277,8 +316,11 @@ ZC_API int zc_msg_rx_create(struct zc_msg_rx **mrxp, struct zc_rx *rx,
 	struct zc__msg_source src = {
 		.read = source_rx_read,
 		.release = source_rx_release,
-		.ctx = rx,
+		.set_lowat = source_rx_set_lowat,
 	};
+	socklen_t len = sizeof(int);
+	struct zc_msg_rx *mrx;
+	int ret, lowat = 1;
 
 	if (mrxp)
 		*mrxp = NULL;
@@ -286,7 +328,18 @@ ZC_API int zc_msg_rx_create(struct zc_msg_rx **mrxp, struct zc_rx *rx,
 		return -EINVAL;
 	/* The zc_rx never has more views out than slots. */
 	src.max_views = rx->nslots;
-	return zc__msg_rx_create_source(mrxp, &src, opts);
+	src.max_lowat = rx->slot_size;
+	/* The socket's own SO_RCVLOWAT, to go back to between payloads. */
+	if (zc__sys.getsockopt(rx->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len))
+		return -errno;
+	ret = zc__msg_rx_create_source(&mrx, &src, opts);
+	if (ret)
+		return ret;
+	mrx->rxsrc.rx = rx;
+	mrx->rxsrc.base_lowat = lowat;
+	mrx->src.ctx = &mrx->rxsrc;
+	*mrxp = mrx;
+	return 0;
 }
 
 uint32_t zc__msg_rx_views_held(const struct zc_msg_rx *mrx)
@@ -352,6 +405,8 @@ static void pend_reset(struct zc_msg_rx *mrx)
 {
 	memset(&mrx->pend, 0, sizeof(mrx->pend));
 	mrx->pend_have = 0;
+	mrx->pend_copied = 0;
+	mrx->pend_last = -1;
 	mrx->hdr_have = 0;
 	mrx->state = PARSE_HEADER;
 }
@@ -373,72 +428,231 @@ static int fail(struct zc_msg_rx *mrx, int reason)
 	return mrx->err;
 }
 
-/* Copies the pending payload out of its views into one buffer, so that
- * it needs no more pieces and holds no views (ZC_MSG_ASSEMBLED). */
-static int assemble(struct zc_msg_rx *mrx)
+/* Where a piece of the pending payload lives. */
+enum { IN_SIDE = -1 };
+
+/* Index in m->view[] of the view whose mapped or copied part holds p, or
+ * IN_SIDE for the message's own buffer. A piece never spans two parts:
+ * add_piece() only extends a piece within one part of one view. */
+static int piece_view(const struct zc_msg_rx *mrx, const struct zc_msg *m,
+		      const uint8_t *p, bool *mapped)
 {
-	struct zc_msg *m = &mrx->pend;
-	struct zc__msg_buf *b;
-	size_t off = 0;
+	const struct zc_view *v;
 	uint32_t k;
 
+	for (k = 0; k < m->nviews; k++) {
+		v = &mrx->views[m->view[k]].v;
+		*mapped = v->mapped_len && p >= v->mapped &&
+			  p < v->mapped + v->mapped_len;
+		if (*mapped || (v->copied_len && p >= v->copied &&
+				p < v->copied + v->copied_len))
+			return (int)k;
+	}
+	*mapped = false;
+	return IN_SIDE;
+}
+
+/* The message's own buffer, hdr.len bytes, made on first use. Pieces
+ * copied into it sit at their payload offsets, so copied neighbours join
+ * into one piece. */
+static int side_buffer(struct zc_msg_rx *mrx, struct zc_msg *m)
+{
+	struct zc__msg_buf *b;
+
+	if (m->buf)
+		return 0;
 	/* hdr.len <= max_payload: checked with the header. */
 	b = malloc(sizeof(*b) + ZC__MAX(m->hdr.len, 1u));
 	if (!b)
 		return -ENOMEM;
-	for (k = 0; k < m->nsegs; k++) {
-		memcpy(b->data + off, m->seg[k].iov_base, m->seg[k].iov_len);
-		off += m->seg[k].iov_len;
-	}
 	b->link.next = mrx->bufs.next;
 	b->link.prev = &mrx->bufs;
 	b->link.next->prev = &b->link;
 	mrx->bufs.next = &b->link;
-	msg_put_views(mrx, m);
 	m->buf = b->data;
-	m->flags |= ZC_MSG_ASSEMBLED;
-	m->mapped_len = 0;
-	m->seg[0].iov_base = b->data;
-	m->seg[0].iov_len = off;
-	m->nsegs = 1;
 	return 0;
 }
 
-/* Appends payload bytes [p, p + len) of view i to the pending message. */
+/*
+ * Copies the pending payload's pieces that live in view m->view[k] into
+ * the side buffer and drops the message's reference to that view: one
+ * piece or one view less is what the caller needs (ZC_MSG_MAX_SEGS, or a
+ * slot of the zc_rx). Copied pieces that end up next to each other join.
+ */
+static int compact_view(struct zc_msg_rx *mrx, uint32_t k)
+{
+	struct zc_msg *m = &mrx->pend;
+	bool mapped, prev_side = false;
+	size_t off = 0, len;
+	uint32_t j, out = 0;
+	uint8_t *side;
+	int ret, at;
+
+	ret = side_buffer(mrx, m);
+	if (ret)
+		return ret;
+	side = m->buf;
+	for (j = 0; j < m->nsegs; j++) {
+		uint8_t *p = m->seg[j].iov_base;
+
+		len = m->seg[j].iov_len;
+		at = piece_view(mrx, m, p, &mapped);
+		if (at == (int)k) {
+			memcpy(side + off, p, len);
+			if (mapped)
+				m->mapped_len -= len;
+			mrx->pend_copied += len;
+			p = side + off;
+			at = IN_SIDE;
+		}
+		/* Side pieces are at their payload offsets: consecutive
+		 * ones are contiguous. */
+		if (at == IN_SIDE && prev_side) {
+			m->seg[out - 1].iov_len += len;
+		} else {
+			m->seg[out].iov_base = p;
+			m->seg[out].iov_len = len;
+			out++;
+		}
+		prev_side = at == IN_SIDE;
+		off += len;
+	}
+	m->nsegs = out;
+	j = m->view[k];
+	memmove(&m->view[k], &m->view[k + 1],
+		(m->nviews - k - 1) * sizeof(m->view[0]));
+	memmove(&m->generation[k], &m->generation[k + 1],
+		(m->nviews - k - 1) * sizeof(m->generation[0]));
+	m->nviews--;
+	mrx->views[j].refs--;
+	view_put(mrx, (int)j);
+	m->flags |= ZC_MSG_ASSEMBLED;
+	mrx->pend_last = -1;
+	return 0;
+}
+
+/* For each piece of the pending payload, its view (index in m->view[])
+ * or IN_SIDE; and how many payload bytes each view gives. */
+static void pieces_by_view(const struct zc_msg_rx *mrx, int *at, size_t *bytes)
+{
+	const struct zc_msg *m = &mrx->pend;
+	bool mapped;
+	uint32_t j;
+
+	memset(bytes, 0, ZC_MSG_MAX_SEGS * sizeof(*bytes));
+	for (j = 0; j < m->nsegs; j++) {
+		at[j] = piece_view(mrx, m, m->seg[j].iov_base, &mapped);
+		if (at[j] != IN_SIDE)
+			bytes[at[j]] += m->seg[j].iov_len;
+	}
+}
+
+/* A view of the zc_rx is needed: compacts the view that gives the pending
+ * payload the fewest bytes among those only it holds, so that its slot
+ * comes free. Returns 0, -ENOBUFS when there is none, -ENOMEM. */
+static int compact_for_view(struct zc_msg_rx *mrx)
+{
+	struct zc_msg *m = &mrx->pend;
+	size_t bytes[ZC_MSG_MAX_SEGS], best_bytes = SIZE_MAX;
+	int at[ZC_MSG_MAX_SEGS];
+	uint32_t k, best = UINT32_MAX;
+
+	pieces_by_view(mrx, at, bytes);
+	for (k = 0; k < m->nviews; k++) {
+		if (mrx->views[m->view[k]].refs != 1)
+			continue;
+		if (bytes[k] < best_bytes) {
+			best_bytes = bytes[k];
+			best = k;
+		}
+	}
+	if (best == UINT32_MAX)
+		return -ENOBUFS;
+	return compact_view(mrx, best);
+}
+
+/*
+ * A piece is needed: makes two neighbouring pieces one, at the least cost.
+ * A view's pieces are neighbours (its mapped part, then its copied part),
+ * and pieces copied out sit together, so compacting the views of the
+ * cheapest neighbouring pair always joins it. Returns 0 or -ENOMEM.
+ */
+static int compact_for_piece(struct zc_msg_rx *mrx)
+{
+	struct zc_msg *m = &mrx->pend;
+	size_t bytes[ZC_MSG_MAX_SEGS], cost, best_cost = SIZE_MAX;
+	int at[ZC_MSG_MAX_SEGS], a, b, best_a = IN_SIDE, best_b = IN_SIDE;
+	uint16_t id_b = 0;
+	uint32_t j, k;
+	int ret;
+
+	pieces_by_view(mrx, at, bytes);
+	for (j = 0; j + 1 < m->nsegs; j++) {
+		a = at[j];
+		b = at[j + 1] == a ? IN_SIDE : at[j + 1];
+		cost = (a == IN_SIDE ? 0 : bytes[a]) +
+		       (b == IN_SIDE ? 0 : bytes[b]);
+		if (cost < best_cost) {
+			best_cost = cost;
+			best_a = a;
+			best_b = b;
+		}
+	}
+	if (best_b != IN_SIDE)
+		id_b = m->view[best_b];
+	if (best_a != IN_SIDE) {
+		ret = compact_view(mrx, (uint32_t)best_a);
+		if (ret)
+			return ret;
+	}
+	if (best_b == IN_SIDE)
+		return 0;
+	/* compact_view() moved the later entries of m->view[] down. */
+	for (k = 0; k < m->nviews; k++)
+		if (m->view[k] == id_b)
+			return compact_view(mrx, k);
+	return 0;
+}
+
+/* Appends payload bytes [p, p + len) of part mapped/copied of view i to
+ * the pending message. */
 static int add_piece(struct zc_msg_rx *mrx, int i, const uint8_t *p, size_t len,
 		     bool mapped)
 {
 	struct zc_msg *m = &mrx->pend;
 	struct iovec *last = m->nsegs ? &m->seg[m->nsegs - 1] : NULL;
-	bool new_view = !m->nviews || m->view[m->nviews - 1] != i;
+	bool new_view;
 	int ret;
 
-	if (m->buf) {
-		memcpy((uint8_t *)m->buf + mrx->pend_have, p, len);
-		m->seg[0].iov_len += len;
-		return 0;
-	}
-	if (last && (uint8_t *)last->iov_base + last->iov_len == p) {
+	/* The same part of the same view, right after: one piece. */
+	if (last && mrx->pend_last == i && mrx->pend_last_mapped == mapped &&
+	    (uint8_t *)last->iov_base + last->iov_len == p) {
 		last->iov_len += len;
-	} else {
-		if (m->nsegs == ZC_MSG_MAX_SEGS) {
-			ret = assemble(mrx);
-			if (ret)
-				return ret;
-			return add_piece(mrx, i, p, len, mapped);
-		}
-		m->seg[m->nsegs].iov_base = (void *)p;
-		m->seg[m->nsegs].iov_len = len;
-		m->nsegs++;
+		if (mapped)
+			m->mapped_len += len;
+		return 0;
+	} /* No room for one more piece: join the cheapest neighbours. Each
+	   * round leaves at least one piece less. */
+	while (m->nsegs == ZC_MSG_MAX_SEGS) {
+		ret = compact_for_piece(mrx);
+		if (ret)
+			return ret;
 	}
+	new_view = !m->nviews || m->view[m->nviews - 1] != i;
+	m->seg[m->nsegs].iov_base = (void *)p;
+	m->seg[m->nsegs].iov_len = len;
+	m->nsegs++;
 	if (mapped)
 		m->mapped_len += len;
 	if (new_view) {
+		/* Pieces <= ZC_MSG_MAX_SEGS, so views are too. */
 		m->view[m->nviews] = (uint16_t)i;
 		m->generation[m->nviews] = mrx->views[i].generation;
 		m->nviews++;
 		mrx->views[i].refs++;
 	}
+	mrx->pend_last = i;
+	mrx->pend_last_mapped = mapped;
 	return 0;
 }
 
@@ -502,15 +716,50 @@ static ssize_t next_view(struct zc_msg_rx *mrx)
 	return n;
 }
 
+/*
+ * Tells the source how many bytes the reader needs before it can make
+ * progress. While a payload of a page or more is pending, SO_RCVLOWAT
+ * (up to one view) makes poll() and the zc_rx's own wait hold off until
+ * that much is queued, so the payload arrives in a few large views rather
+ * than in whatever trickled in first: a reader faster than its sender
+ * would otherwise map 64 KiB GSO skbs one by one and run out of pieces or
+ * slots. tcp_set_rcvlowat() grows the receive buffer to twice the value
+ * (4.18) so the sender can fill it. Small messages never change it.
+ * Failure only costs larger views, so it is not an error.
+ */
+static void want_bytes(struct zc_msg_rx *mrx, size_t need)
+{
+	uint32_t lowat = 0;
+
+	if (!mrx->src.set_lowat || (mrx->flags & ZC_MSG_RX_F_NO_RCVLOWAT))
+		return;
+	if (need >= mrx->page_size)
+		lowat = (uint32_t)ZC__MIN(need, (size_t)mrx->src.max_lowat);
+	if (lowat == mrx->lowat)
+		return;
+	if (!mrx->src.set_lowat(mrx->src.ctx, lowat)) {
+		mrx->lowat = lowat;
+		mrx->st.rcvlowat_sets++;
+	}
+}
+
 /* The next view, turning -ENOBUFS into progress where it can: a
  * half-read payload holding views is assembled so they can go back. */
 static ssize_t refill(struct zc_msg_rx *mrx)
 {
-	ssize_t n = next_view(mrx);
+	ssize_t n;
 	int ret;
 
-	if (n == -ENOBUFS && mrx->pend.nviews) {
-		ret = assemble(mrx);
+	if (mrx->state == PARSE_PAYLOAD)
+		want_bytes(mrx, mrx->pend.hdr.len - mrx->pend_have);
+	else
+		want_bytes(mrx, 0);
+	n = next_view(mrx);
+
+	/* Every view is out: give back those only the half-read payload
+	 * holds, cheapest first, until one comes free. */
+	while (n == -ENOBUFS && mrx->pend.nviews) {
+		ret = compact_for_view(mrx);
 		if (ret)
 			return ret;
 		n = next_view(mrx);
@@ -533,7 +782,7 @@ static void deliver(struct zc_msg_rx *mrx, struct zc_msg *m)
 	mrx->st.bytes_mapped += m->mapped_len;
 	if (m->flags & ZC_MSG_ASSEMBLED) {
 		mrx->st.assembled++;
-		mrx->st.bytes_assembled += m->hdr.len;
+		mrx->st.bytes_assembled += mrx->pend_copied;
 	}
 	pend_reset(mrx);
 }
@@ -637,6 +886,8 @@ ZC_API void zc_msg_rx_free(struct zc_msg_rx *mrx)
 
 	if (!mrx)
 		return;
+	if (mrx->lowat)
+		mrx->src.set_lowat(mrx->src.ctx, 0);
 	for (i = 0; i < mrx->nviews; i++)
 		if (mrx->views[i].used)
 			mrx->src.release(mrx->src.ctx, &mrx->views[i].v);
@@ -720,7 +971,7 @@ static int payload_iov(const struct zc_msg_out *o, uint64_t off,
 
 static ssize_t send_iov(int fd, struct iovec *iov, int n, int flags)
 {
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 	ssize_t ret;
 
 	do

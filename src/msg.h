@@ -38,13 +38,18 @@
  * read: zc_rx_read()'s contract: bytes (> 0) with *view filled, 0 at the
  * end, -EAGAIN, -ENOBUFS (every view held) or another -errno.
  * release: zc_rx_release()'s contract.
+ * set_lowat: optional; wake readers only once this many bytes are queued
+ * (SO_RCVLOWAT), 0 to restore the socket's own value. Returns 0 or -errno.
  * max_views: the most views the source hands out at once.
+ * max_lowat: the most bytes one view holds (a zc_rx slot).
  */
 struct zc__msg_source {
 	ssize_t (*read)(void *ctx, struct zc_view *view);
 	int (*release)(void *ctx, struct zc_view *view);
+	int (*set_lowat)(void *ctx, uint32_t bytes);
 	void *ctx;
 	uint32_t max_views;
+	uint32_t max_lowat;
 };
 
 /*

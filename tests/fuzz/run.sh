@@ -27,26 +27,28 @@ command -v "$CLANG" >/dev/null || {
 }
 probe=$(mktemp -d /tmp/zcnet-fuzz.XXXXXX)
 trap 'rm -rf "$probe"' EXIT
-printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)%s\n' \
-	'{ return 0; }' >"$probe/p.c"
+echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' \
+	>"$probe/p.c"
 "$CLANG" -fsanitize=fuzzer "$probe/p.c" -o "$probe/p" 2>/dev/null || {
 	echo "skipped: $CLANG cannot link libFuzzer (-fsanitize=fuzzer)"
 	exit 77
 }
 
 # Only the reader is instrumented; the rest of the library it links
-# against (the zc_rx glue needs rx.c, which needs sys.c) is built plainly
-# with the project's compiler.
+# against (the zc_rx glue needs the receive engine, src/rx*.c, which needs
+# sys.c) is built plainly with the project's compiler.
 CC=${CC:-cc}
 flags="-std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1"
+objs=()
 set -e
-for f in sys rx rx_auto; do
-	"$CC" $flags -c "src/$f.c" -o "$out/$f.o"
+for f in src/sys.c src/rx*.c; do
+	o=$out/$(basename "$f" .c).o
+	"$CC" $flags -c "$f" -o "$o"
+	objs+=("$o")
 done
 "$CLANG" $flags -Wall -Wextra -Wno-unused-parameter \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	tests/fuzz/fuzz_msg.c src/msg.c "$out/sys.o" "$out/rx.o" \
-	"$out/rx_auto.o" -o "$out/fuzz_msg"
+	tests/fuzz/fuzz_msg.c src/msg.c "${objs[@]}" -o "$out/fuzz_msg"
 set +e
 
 mkdir -p "$probe/corpus"

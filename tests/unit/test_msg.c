@@ -53,8 +53,13 @@ struct fake_src {
 	uint32_t releases;
 	int eagain_every; /* every Nth read says -EAGAIN first */
 	int eagain_tick;
-	int error_at_end; /* -errno instead of 0 at the end */
-	int corrupt_next; /* hand out one inconsistent view */
+	int error_at_end;  /* -errno instead of 0 at the end */
+	int corrupt_next;  /* hand out one inconsistent view */
+	int lowat_enabled; /* offer set_lowat */
+	uint32_t max_lowat;
+	uint32_t lowat; /* last value asked for */
+	uint32_t lowat_max;
+	int lowat_calls;
 	struct fake_view v[MAX_FAKE_VIEWS];
 };
 
@@ -129,6 +134,16 @@ static int fake_release(void *ctx, struct zc_view *zv)
 	return 0;
 }
 
+static int fake_set_lowat(void *ctx, uint32_t bytes)
+{
+	struct fake_src *f = ctx;
+	f->lowat = bytes;
+	if (bytes > f->lowat_max)
+		f->lowat_max = bytes;
+	f->lowat_calls++;
+	return 0;
+}
+
 static void fake_init(struct fake_src *f, const uint8_t *data, size_t len,
 		      const size_t *sizes, const size_t *mapped, size_t n)
 {
@@ -141,19 +156,28 @@ static void fake_init(struct fake_src *f, const uint8_t *data, size_t len,
 	f->max_out = MAX_FAKE_VIEWS;
 }
 
-static struct zc_msg_rx *reader(struct fake_src *f, uint32_t max_payload)
+static struct zc_msg_rx *reader_flags(struct fake_src *f, uint32_t max_payload,
+				      uint32_t flags)
 {
 	struct zc__msg_source src = {
 		.read = fake_read,
 		.release = fake_release,
+		.set_lowat = f->lowat_enabled ? fake_set_lowat : NULL,
 		.ctx = f,
 		.max_views = f->max_out,
+		.max_lowat = f->max_lowat,
 	};
-	struct zc_msg_rx_opts o = {.max_payload = max_payload};
+	struct zc_msg_rx_opts o = { .max_payload = max_payload,
+				    .flags = flags };
 	struct zc_msg_rx *mrx;
 
 	assert_int_equal(zc__msg_rx_create_source(&mrx, &src, &o), 0);
 	return mrx;
+}
+
+static struct zc_msg_rx *reader(struct fake_src *f, uint32_t max_payload)
+{
+	return reader_flags(f, max_payload, 0);
 }
 
 /* --- stream building ------------------------------------------------------ */
@@ -173,7 +197,8 @@ static size_t put_msg(struct stream *s, uint64_t id, uint32_t type,
 		      uint32_t len, uint32_t flags)
 {
 	struct zc_msg_hdr h = {
-		.id = id, .type = type, .len = len, .flags = flags};
+		.id = id, .type = type, .len = len, .flags = flags
+	};
 	size_t i, off;
 
 	assert_true(s->len + ZC_MSG_HDR_LEN + len <= sizeof(s->buf));
@@ -221,10 +246,10 @@ static struct stream S;
 
 static void test_header_layout(void **state)
 {
-	struct zc_msg_hdr h = {.id = 0x0102030405060708ull,
-			       .type = 0x11223344,
-			       .len = 0x00a0b0c0,
-			       .flags = ZC_MSG_F_REPLY},
+	struct zc_msg_hdr h = { .id = 0x0102030405060708ull,
+				.type = 0x11223344,
+				.len = 0x00a0b0c0,
+				.flags = ZC_MSG_F_REPLY },
 			  d;
 	/* clang-format off */
 	static const uint8_t want[ZC_MSG_HDR_LEN] = {
@@ -252,7 +277,7 @@ static void test_header_layout(void **state)
 
 static void test_header_encode_rejects(void **state)
 {
-	struct zc_msg_hdr h = {.len = 1};
+	struct zc_msg_hdr h = { .len = 1 };
 	uint8_t buf[ZC_MSG_HDR_LEN];
 
 	assert_int_equal(zc_msg_header_encode(buf, ZC_MSG_HDR_LEN - 1, &h),
@@ -268,7 +293,7 @@ static void test_header_encode_rejects(void **state)
 
 static void good_header(uint8_t *buf, uint32_t len)
 {
-	struct zc_msg_hdr h = {.id = 7, .type = 3, .len = len};
+	struct zc_msg_hdr h = { .id = 7, .type = 3, .len = len };
 
 	assert_int_equal(zc_msg_header_encode(buf, ZC_MSG_HDR_LEN, &h),
 			 ZC_MSG_HDR_LEN);
@@ -317,7 +342,7 @@ static void test_header_bad_magic(void **state)
 
 static void test_header_bad_version(void **state)
 {
-	static const uint16_t bad[] = {0, 2, 0x100, 0xffff};
+	static const uint16_t bad[] = { 0, 2, 0x100, 0xffff };
 	uint8_t buf[ZC_MSG_HDR_LEN];
 	unsigned int i;
 	int reason;
@@ -425,16 +450,15 @@ static void test_error_names(void **state)
 static void test_opts(void **state)
 {
 	struct fake_src f;
-	struct zc__msg_source src = {.read = fake_read,
-				     .release = fake_release,
-				     .ctx = &f,
-				     .max_views = 4};
-	struct zc_msg_rx_opts o = {0};
+	struct zc__msg_source src = { .read = fake_read,
+				      .release = fake_release,
+				      .ctx = &f,
+				      .max_views = 4 };
+	struct zc_msg_rx_opts o = { 0 };
 	struct zc_msg_rx *mrx = (void *)1;
 	struct zc_msg m;
-
 	fake_init(&f, NULL, 0, NULL, NULL, 0);
-	o.flags = 1;
+	o.flags = ZC_MSG_RX_F_ALL + 1;
 	assert_int_equal(zc__msg_rx_create_source(&mrx, &src, &o), -EINVAL);
 	assert_null(mrx);
 	o.flags = 0;
@@ -504,7 +528,7 @@ static void test_one_view_shared(void **state)
  * held until both are released, in either order. */
 static void view_spanning(int release_a_first)
 {
-	static const size_t sizes[] = {3000, 3000, 100000};
+	static const size_t sizes[] = { 3000, 3000, 100000 };
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
 	struct zc_msg a, b;
@@ -555,8 +579,8 @@ static void test_view_spanning_b_first(void **state)
  * mapped_len counts the mapped ones. */
 static void test_mapped_and_copied(void **state)
 {
-	static const size_t sizes[] = {8192 + 40, 8192 + 100};
-	static const size_t mapped[] = {0, 8192};
+	static const size_t sizes[] = { 8192 + 40, 8192 + 100 };
+	static const size_t mapped[] = { 0, 8192 };
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
 	struct zc_msg m;
@@ -592,9 +616,9 @@ static void test_mapped_and_copied(void **state)
  * needing more than ZC_MSG_MAX_SEGS pieces is assembled, and says so. */
 static void test_tiny_views(void **state)
 {
-	static const size_t one[] = {1};
-	static const size_t seven[] = {7};
-	const size_t *sizes[] = {one, seven};
+	static const size_t one[] = { 1 };
+	static const size_t seven[] = { 7 };
+	const size_t *sizes[] = { one, seven };
 	struct zc_msg_rx_stats st;
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
@@ -604,7 +628,7 @@ static void test_tiny_views(void **state)
 	for (k = 0; k < 2; k++) {
 		S.len = 0;
 		put_msg(&S, 1, 1, 3, 0);   /* 3 pieces: in views */
-		put_msg(&S, 2, 1, 200, 0); /* too many pieces: assembled */
+		put_msg(&S, 2, 1, 200, 0); /* too many pieces: copied in part */
 		put_msg(&S, 3, 1, 0, 0);
 		fake_init(&f, S.buf, S.len, sizes[k], NULL, 1);
 		mrx = reader(&f, 0);
@@ -615,11 +639,14 @@ static void test_tiny_views(void **state)
 		assert_int_equal(zc_msg_read(mrx, &m), 1);
 		check_msg(&m, 2, 1, 200);
 		assert_int_equal(m.flags, ZC_MSG_ASSEMBLED);
-		assert_int_equal(m.nsegs, 1);
-		/* Assembled: it holds no view. */
+		/* The oldest pieces went into one run of its own buffer; the
+		 * latest still point into their views. */
+		assert_ptr_equal(m.seg[0].iov_base, m.buf);
+		assert_true(m.nviews > 0 && m.nviews < m.nsegs);
 		assert_int_equal(f.out, zc__msg_rx_views_held(mrx));
-		assert_true(f.out <= 1);
+		assert_true(f.out <= m.nviews + 1);
 		assert_int_equal(zc_msg_release(mrx, &m), 0);
+		assert_true(f.out <= 1);
 		assert_int_equal(zc_msg_read(mrx, &m), 1);
 		check_msg(&m, 3, 1, 0);
 		assert_int_equal(zc_msg_release(mrx, &m), 0);
@@ -627,16 +654,158 @@ static void test_tiny_views(void **state)
 		assert_int_equal(f.out, 0);
 		zc_msg_rx_get_stats(mrx, &st);
 		assert_int_equal(st.assembled, 1);
-		assert_int_equal(st.bytes_assembled, 200);
+		assert_true(st.bytes_assembled > 0 && st.bytes_assembled < 200);
 		zc_msg_rx_free(mrx);
 	}
+}
+
+/* Too few views for one payload: the views that give it the fewest bytes
+ * are copied out first, so its slot comes free. Views alternate: 8 KiB
+ * mapped, then 1 copied byte; only the single bytes get copied. */
+static void test_compact_for_view(void **state)
+{
+	static const size_t sizes[] = { 8192, 1 };
+	static const size_t mapped[] = { 8192, 0 };
+	struct zc_msg_rx_stats st;
+	struct fake_src f;
+	struct zc_msg_rx *mrx;
+	struct zc_msg m;
+
+	S.len = 0;
+	/* The header takes 32 bytes of view 0: 10 views in all. */
+	put_msg(&S, 1, 1, 8160 + 1 + 4 * 8193, 0);
+	fake_init(&f, S.buf, S.len, sizes, mapped, 2);
+	f.max_out = 6;
+	mrx = reader(&f, 0);
+	assert_int_equal(zc_msg_read(mrx, &m), 1);
+	check_msg(&m, 1, 1, 8160 + 1 + 4 * 8193);
+	assert_int_equal(m.flags, ZC_MSG_ASSEMBLED);
+	zc_msg_rx_get_stats(mrx, &st);
+	assert_int_equal(st.bytes_assembled, 4);
+	assert_int_equal(m.mapped_len, 8160 + 4 * 8192);
+	assert_int_equal(st.bytes_mapped, m.mapped_len);
+	assert_int_equal(m.nviews, 6);
+	assert_int_equal(zc_msg_release(mrx, &m), 0);
+	assert_int_equal(zc_msg_read(mrx, &m), 0);
+	assert_int_equal(f.out, 0);
+	zc_msg_rx_free(mrx);
+}
+
+/* More pieces than ZC_MSG_MAX_SEGS: neighbouring pieces are joined by
+ * copying the cheapest views, not the whole payload. Each view is 8 KiB
+ * mapped and 1 copied byte (two pieces), 12 views. */
+static void test_compact_for_piece(void **state)
+{
+	static const size_t sizes[] = { 8193 };
+	static const size_t mapped[] = { 8192 };
+	const uint32_t len = 12 * 8193 - ZC_MSG_HDR_LEN;
+	struct zc_msg_rx_stats st;
+	struct fake_src f;
+	struct zc_msg_rx *mrx;
+	struct zc_msg m;
+	size_t i, side = 0;
+
+	S.len = 0;
+	put_msg(&S, 1, 1, len, 0);
+	fake_init(&f, S.buf, S.len, sizes, mapped, 1);
+	mrx = reader(&f, 0);
+	assert_int_equal(zc_msg_read(mrx, &m), 1);
+	check_msg(&m, 1, 1, len);
+	assert_int_equal(m.flags, ZC_MSG_ASSEMBLED);
+	assert_true(m.nsegs <= ZC_MSG_MAX_SEGS);
+	zc_msg_rx_get_stats(mrx, &st);
+	for (i = 0; i < m.nsegs; i++)
+		if ((uint8_t *)m.seg[i].iov_base >= (uint8_t *)m.buf &&
+		    (uint8_t *)m.seg[i].iov_base < (uint8_t *)m.buf + len)
+			side += m.seg[i].iov_len;
+	assert_int_equal(side, st.bytes_assembled);
+	/* 24 pieces into 16: a few views copied, most pages still mapped. */
+	assert_true(st.bytes_assembled <= 5 * 8193);
+	assert_true(m.mapped_len >= 7 * 8192);
+	assert_int_equal(st.bytes_mapped, m.mapped_len);
+	assert_int_equal(zc_msg_release(mrx, &m), 0);
+	assert_int_equal(zc_msg_read(mrx, &m), 0);
+	assert_int_equal(f.out, 0);
+	zc_msg_rx_free(mrx);
+}
+
+/* SO_RCVLOWAT: asked for while a payload of a page or more is pending,
+ * at most one view's worth, given back between payloads and at the end;
+ * never for small messages, never with ZC_MSG_RX_F_NO_RCVLOWAT. */
+static void test_rcvlowat(void **state)
+{
+	static const size_t sizes[] = { 1000 };
+	struct zc_msg_rx_stats st;
+	struct fake_src f;
+	struct zc_msg_rx *mrx;
+	struct zc_msg m;
+
+	S.len = 0;
+	put_msg(&S, 1, 1, 4095, 0);
+	fake_init(&f, S.buf, S.len, sizes, NULL, 1);
+	f.lowat_enabled = 1;
+	f.max_lowat = 65536;
+	mrx = reader(&f, 0);
+	assert_int_equal(zc_msg_read(mrx, &m), 1);
+	assert_int_equal(f.lowat_calls, 0);
+	assert_int_equal(zc_msg_release(mrx, &m), 0);
+	zc_msg_rx_free(mrx);
+
+	S.len = 0;
+	put_msg(&S, 1, 1, 100000, 0);
+	put_msg(&S, 2, 1, 10, 0);
+	fake_init(&f, S.buf, S.len, sizes, NULL, 1);
+	f.lowat_enabled = 1;
+	f.max_lowat = 65536;
+	f.max_out = 200;
+	mrx = reader(&f, 0);
+	assert_int_equal(zc_msg_read(mrx, &m), 1);
+	check_msg(&m, 1, 1,
+		  100000); /* At most one view's worth; back to the socket's own
+			    * value once less than a page was missing. */
+	assert_int_equal(f.lowat_max, 65536);
+	assert_int_equal(f.lowat, 0);
+	assert_true(f.lowat_calls > 2);
+	assert_int_equal(zc_msg_release(mrx, &m), 0);
+	assert_int_equal(zc_msg_read(mrx, &m), 1);
+	assert_int_equal(f.lowat, 0);
+	assert_int_equal(zc_msg_release(mrx, &m), 0);
+	zc_msg_rx_get_stats(mrx, &st);
+	assert_int_equal(st.rcvlowat_sets, f.lowat_calls);
+	zc_msg_rx_free(mrx);
+
+	/* Freed in the middle of a payload: restored. */
+	S.len = 0;
+	put_msg(&S, 1, 1, 100000, 0);
+	fake_init(&f, S.buf, S.len, sizes, NULL, 1);
+	f.lowat_enabled = 1;
+	f.max_lowat = 65536;
+	f.max_out = 200;
+	f.eagain_every = 3;
+	mrx = reader(&f, 0);
+	assert_int_equal(zc_msg_read(mrx, &m), -EAGAIN);
+	assert_int_equal(f.lowat, 65536);
+	zc_msg_rx_free(mrx);
+	assert_int_equal(f.lowat, 0);
+
+	S.len = 0;
+	put_msg(&S, 1, 1, 100000, 0);
+	fake_init(&f, S.buf, S.len, sizes, NULL, 1);
+	f.lowat_enabled = 1;
+	f.max_lowat = 65536;
+	f.max_out = 200;
+	mrx = reader_flags(&f, 0, ZC_MSG_RX_F_NO_RCVLOWAT);
+	assert_int_equal(zc_msg_read(mrx, &m), 1);
+	assert_int_equal(f.lowat_calls, 0);
+	assert_int_equal(zc_msg_release(mrx, &m), 0);
+	zc_msg_rx_free(mrx);
 }
 
 /* The source has fewer views than one payload needs: the half-read
  * payload is assembled so its views go back and the rest can be read. */
 static void test_enobufs_assembles(void **state)
 {
-	static const size_t sizes[] = {1000};
+	static const size_t sizes[] = { 1000 };
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
 	struct zc_msg m;
@@ -665,7 +834,7 @@ static void test_enobufs_assembles(void **state)
  * released, then reading goes on where it stopped. */
 static void test_enobufs_caller_holds(void **state)
 {
-	static const size_t sizes[] = {100};
+	static const size_t sizes[] = { 100 };
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
 	struct zc_msg a, b;
@@ -695,7 +864,7 @@ static void test_enobufs_caller_holds(void **state)
  * reader keeps what it has and resumes. */
 static void test_eagain_resumes(void **state)
 {
-	static const size_t sizes[] = {5, 60, 1, 33, 4096};
+	static const size_t sizes[] = { 5, 60, 1, 33, 4096 };
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
 	struct zc_msg m;
@@ -756,7 +925,7 @@ static void test_source_error(void **state)
 static void expect_stream_error(size_t view_size, uint32_t max_payload,
 				int nr_good, int err, int reason)
 {
-	size_t sizes[] = {view_size};
+	size_t sizes[] = { view_size };
 	struct zc_msg good[4];
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
@@ -791,7 +960,7 @@ static void good_then(const void *bad, size_t len)
 
 static void for_view_sizes(uint32_t max, int nr_good, int err, int reason)
 {
-	static const size_t view_sizes[] = {1, 3, 31, 32, 33, 100, 4096};
+	static const size_t view_sizes[] = { 1, 3, 31, 32, 33, 100, 4096 };
 	unsigned int i;
 
 	for (i = 0; i < ZC__ARRAY_SIZE(view_sizes); i++)
@@ -955,10 +1124,10 @@ static void test_bad_view(void **state)
 
 static void test_release_errors(void **state)
 {
-	static const size_t sizes[] = {50};
+	static const size_t sizes[] = { 50 };
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
-	struct zc_msg m, copy, zero = {0};
+	struct zc_msg m, copy, zero = { 0 };
 
 	S.len = 0;
 	put_msg(&S, 1, 1, 100, 0);
@@ -981,7 +1150,7 @@ static void test_release_errors(void **state)
  * assembled buffers (the leak checker of make SAN=1 watches). */
 static void test_free_while_held(void **state)
 {
-	static const size_t sizes[] = {10};
+	static const size_t sizes[] = { 10 };
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
 	struct zc_msg a, b;
@@ -1104,12 +1273,12 @@ static void check_wire(uint64_t id, uint32_t len, const uint8_t *p)
 
 static void test_send_small_one_call(void **state)
 {
-	struct iovec iov = {payload[0], 4095};
-	struct zc_msg_out o = {.fd = 3,
-			       .hdr = {.id = 5, .len = 4095},
-			       .iov = &iov,
-			       .iovcnt = 1,
-			       .flags = ZC_MSG_SEND_ZEROCOPY};
+	struct iovec iov = { payload[0], 4095 };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 5, .len = 4095 },
+				.iov = &iov,
+				.iovcnt = 1,
+				.flags = ZC_MSG_SEND_ZEROCOPY };
 
 	fill_payload();
 	assert_int_equal(zc_msg_send(&o), 0);
@@ -1125,11 +1294,11 @@ static void test_send_small_one_call(void **state)
 /* Exactly a page: the smallest payload that gets the aligned path. */
 static void test_send_one_page(void **state)
 {
-	struct iovec iov = {payload[0], 4096};
-	struct zc_msg_out o = {.fd = 3,
-			       .hdr = {.id = 5, .len = 4096},
-			       .iov = &iov,
-			       .iovcnt = 1};
+	struct iovec iov = { payload[0], 4096 };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 5, .len = 4096 },
+				.iov = &iov,
+				.iovcnt = 1 };
 
 	fill_payload();
 	assert_int_equal(sysconf(_SC_PAGESIZE), 4096);
@@ -1142,7 +1311,7 @@ static void test_send_one_page(void **state)
 
 static void test_send_empty(void **state)
 {
-	struct zc_msg_out o = {.fd = 3, .hdr = {.id = 6}};
+	struct zc_msg_out o = { .fd = 3, .hdr = { .id = 6 } };
 
 	assert_int_equal(zc_msg_send(&o), 0);
 	assert_int_equal(W.ncalls, 1);
@@ -1154,11 +1323,11 @@ static void test_send_empty(void **state)
 
 static void test_send_aligned(void **state)
 {
-	struct iovec iov[2] = {{payload[0], 3000}, {payload[1], 5192}};
-	struct zc_msg_out o = {.fd = 3,
-			       .hdr = {.id = 7, .len = 8192},
-			       .iov = iov,
-			       .iovcnt = 2};
+	struct iovec iov[2] = { { payload[0], 3000 }, { payload[1], 5192 } };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 7, .len = 8192 },
+				.iov = iov,
+				.iovcnt = 2 };
 	uint8_t both[8192];
 
 	fill_payload();
@@ -1176,12 +1345,12 @@ static void test_send_aligned(void **state)
 
 static void test_send_zerocopy(void **state)
 {
-	struct iovec iov = {payload[0], 65536};
-	struct zc_msg_out o = {.fd = 3,
-			       .hdr = {.id = 8, .len = 65536},
-			       .iov = &iov,
-			       .iovcnt = 1,
-			       .flags = ZC_MSG_SEND_ZEROCOPY};
+	struct iovec iov = { payload[0], 65536 };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 8, .len = 65536 },
+				.iov = &iov,
+				.iovcnt = 1,
+				.flags = ZC_MSG_SEND_ZEROCOPY };
 
 	fill_payload();
 	/* SO_ZEROCOPY off: the kernel would ignore MSG_ZEROCOPY and never
@@ -1203,12 +1372,13 @@ static void test_send_zerocopy(void **state)
  * out->sent writes the stream exactly once. */
 static void test_send_resume(void **state)
 {
-	struct iovec iov[3] = {
-		{payload[0], 1}, {payload[1], 0}, {payload[2], 9999}};
-	struct zc_msg_out o = {.fd = 3,
-			       .hdr = {.id = 9, .len = 10000},
-			       .iov = iov,
-			       .iovcnt = 3};
+	struct iovec iov[3] = { { payload[0], 1 },
+				{ payload[1], 0 },
+				{ payload[2], 9999 } };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 9, .len = 10000 },
+				.iov = iov,
+				.iovcnt = 3 };
 	uint8_t all[10000];
 	int ret, eagains = 0;
 
@@ -1226,11 +1396,11 @@ static void test_send_resume(void **state)
 
 static void test_send_errors(void **state)
 {
-	struct iovec iov = {payload[0], 100};
-	struct zc_msg_out o = {.fd = 3,
-			       .hdr = {.id = 1, .len = 100},
-			       .iov = &iov,
-			       .iovcnt = 1};
+	struct iovec iov = { payload[0], 100 };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 1, .len = 100 },
+				.iov = &iov,
+				.iovcnt = 1 };
 
 	assert_int_equal(zc_msg_send(NULL), -EINVAL);
 	o.hdr.len = 99; /* does not match the iovec */
@@ -1287,14 +1457,14 @@ static ssize_t write_some(void *ctx, const void *buf, size_t len,
 static void test_send_payload_fn(void **state)
 {
 	static struct writer w;
-	struct iovec iov = {payload[1], 20000};
-	struct zc_msg_out o = {.fd = 3,
-			       .hdr = {.id = 2, .len = 20000},
-			       .iov = &iov,
-			       .iovcnt = 1,
-			       .payload_fn = write_some,
-			       .payload_ctx = &w,
-			       .user_data = 77};
+	struct iovec iov = { payload[1], 20000 };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 2, .len = 20000 },
+				.iov = &iov,
+				.iovcnt = 1,
+				.payload_fn = write_some,
+				.payload_ctx = &w,
+				.user_data = 77 };
 	int ret;
 
 	fill_payload();
@@ -1311,15 +1481,15 @@ static void test_send_payload_fn(void **state)
 /* The sender's bytes, read back through the reader in odd-sized views. */
 static void test_send_then_read(void **state)
 {
-	static const size_t sizes[] = {4097, 13};
-	struct iovec iov = {payload[2], 50000};
-	struct zc_msg_out o = {.fd = 3,
-			       .hdr = {.id = 102,
-				       .type = 4,
-				       .len = 50000,
-				       .flags = ZC_MSG_F_REPLY},
-			       .iov = &iov,
-			       .iovcnt = 1};
+	static const size_t sizes[] = { 4097, 13 };
+	struct iovec iov = { payload[2], 50000 };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 102,
+					 .type = 4,
+					 .len = 50000,
+					 .flags = ZC_MSG_F_REPLY },
+				.iov = &iov,
+				.iovcnt = 1 };
 	struct fake_src f;
 	struct zc_msg_rx *mrx;
 	struct zc_msg m;
@@ -1356,6 +1526,9 @@ int main(void)
 		cmocka_unit_test(test_view_spanning_b_first),
 		cmocka_unit_test(test_mapped_and_copied),
 		cmocka_unit_test(test_tiny_views),
+		cmocka_unit_test(test_compact_for_view),
+		cmocka_unit_test(test_compact_for_piece),
+		cmocka_unit_test(test_rcvlowat),
 		cmocka_unit_test(test_enobufs_assembles),
 		cmocka_unit_test(test_enobufs_caller_holds),
 		cmocka_unit_test(test_eagain_resumes),
