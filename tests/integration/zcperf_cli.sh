@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# zcperf's command line, stream and --rpc: --help and --version exit 0 on
+# stdout; every usage mistake exits 2 with one "zcperf: ..." line and a
+# hint on stderr and nothing on stdout, before any socket is opened (no
+# server runs here: a mistake that got as far as connecting would fail
+# with 1, not 2). No network needed.
+set -u
+. "$(dirname "$0")/../lib/topology.sh"
+
+Z=$ZC_BUILD/zcperf
+[ -x "$Z" ] || zc_fail "$Z missing: run make"
+tmp=$(mktemp -d /tmp/zc-zcperf-cli.XXXXXX)
+prev_trap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT$/\1/")
+trap "rm -rf '$tmp'; $prev_trap" EXIT
+runs=0 failed=0
+
+# usage EXPECT ARGS...: exit 2, EXPECT in the first stderr line, a hint.
+usage() {
+	local expect=$1 rc
+	shift
+	runs=$((runs + 1))
+	timeout 10 "$Z" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -eq 2 ] && [ ! -s "$tmp/out" ] &&
+	   head -n 1 "$tmp/err" | grep -q "^zcperf: .*$expect" &&
+	   grep -q "try 'zcperf --help'" "$tmp/err"; then
+		echo "ok   zcperf $*: $(head -n 1 "$tmp/err")"
+	else
+		failed=$((failed + 1))
+		echo "FAIL zcperf $* (exit $rc, wanted 2 and '$expect')"
+		sed 's/^/     /' "$tmp/out" "$tmp/err"
+	fi
+}
+
+runs=$((runs + 1))
+if "$Z" --help >"$tmp/out" 2>"$tmp/err" && [ ! -s "$tmp/err" ] &&
+   grep -q -- "--rpc" "$tmp/out" && grep -q -- "--mmap-churn" "$tmp/out"; then
+	echo "ok   zcperf --help: $(wc -l <"$tmp/out") lines on stdout"
+else
+	failed=$((failed + 1))
+	echo "FAIL zcperf --help"
+fi
+runs=$((runs + 1))
+if "$Z" --version | grep -q "^zcperf [0-9]"; then
+	echo "ok   zcperf --version"
+else
+	failed=$((failed + 1))
+	echo "FAIL zcperf --version"
+fi
+
+# Stream mode.
+usage "unknown option" --bogus
+usage "receiver option" -c 127.0.0.1 --rx=copy
+usage "sender option" -s --tx=msg_zerocopy
+usage "out of range" -c 127.0.0.1 -P 129
+usage "exclude each other" -c 127.0.0.1 -n 1M -t 1
+usage "multiple of the page size" -s -l 5000
+usage "invalid value for --rx" -s --rx=sometimes
+usage "needs a value" -c
+# --rpc options outside rpc mode, and rpc mode's own rules.
+usage "an --rpc option" -c 127.0.0.1 --req 4K
+usage "an --rpc option" -s --mmap-churn
+usage "an --rpc option" -s --rx-window=pool
+usage "--rpc needs -s or -c" --rpc
+usage "--rpc server option" -c 127.0.0.1 --rpc --mmap-churn
+usage "--rpc client option" -s --rpc --resp 4K
+usage "does not apply to --rpc" -c 127.0.0.1 --rpc -n 1M
+usage "does not apply to --rpc" -s --rpc -i 1
+usage "does not apply to --rpc" -s --rpc --rcvlowat
+usage "--rx=raw has no message layer" -s --rpc --rx=raw
+usage "out of range" -c 127.0.0.1 --rpc -P 1025
+usage "out of range" -c 127.0.0.1 --rpc --threads 0
+usage "more threads than connections" -c 127.0.0.1 --rpc -P 2 --threads 3
+usage "out of range" -c 127.0.0.1 --rpc --req 65M
+usage "invalid value for --rx-window" -s --rpc --rx-window=shared
+usage "--pool-slots needs --rx-window=pool" -s --rpc --pool-slots 64
+usage "multiple of the page size" -c 127.0.0.1 --rpc -l 5000
+
+echo "zcperf_cli: $runs checks, $failed failed"
+[ $failed -eq 0 ]
