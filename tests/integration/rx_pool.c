@@ -303,6 +303,9 @@ static int run(int mode, struct sockaddr_in *addr, int lfd)
 		zc_rx_free(c->rx);
 	}
 	CHECK(zc_rx_pool_free(pool) == 0, "pool free after handles");
+	/* Senders wait for our close: after a failure streams are cut short. */
+	for (i = 0; i < CONNS; i++)
+		shutdown(conns[i].fd, SHUT_RDWR);
 	for (i = 0; i < CONNS; i++) {
 		pthread_join(snd[i].thread, NULL);
 		CHECK(!snd[i].err, "sender %u: %s", i, strerror(snd[i].err));
