@@ -419,6 +419,8 @@ void zc_msg_rx_get_stats(const struct zc_msg_rx *mrx,
  * a struct zc_tx: same contract as zc_tx_send() (bytes accepted, or -errno
  * such as -EAGAIN), and the bytes must be queued on the socket, in order,
  * when it returns, as the next header is written to the socket directly.
+ * It gets every payload byte, of short payloads too, one iovec entry (or
+ * the rest of one) per call; ZC_MSG_SEND_ZEROCOPY does not apply to it.
  */
 typedef ssize_t (*zc_msg_payload_fn)(void *ctx, const void *buf, size_t len,
 				     uint64_t user_data);
@@ -450,7 +452,8 @@ struct zc_msg_out {
  * Sends (the rest of) one message. A payload shorter than a page goes with
  * its header in one send; a longer one behind a header sent with
  * MSG_EOR | MSG_MORE (the header gets its own segment, the payload starts
- * page-aligned in the stream). Uses MSG_NOSIGNAL.
+ * page-aligned in the stream). With a payload_fn the header is always
+ * sent alone (MSG_MORE, and MSG_EOR from a page on). Uses MSG_NOSIGNAL.
  * Returns 0 once every byte is accepted, -EAGAIN when the socket (or
  * payload_fn) is full: out->sent says how far it got; call again when
  * writable. -EINVAL for bad input, -ENOBUFS when MSG_ZEROCOPY ran out of

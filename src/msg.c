@@ -598,6 +598,10 @@ static int compact_for_piece(struct zc_msg_rx *mrx)
 			best_b = b;
 		}
 	}
+	/* Two side pieces are never neighbours (compact_view() joins them),
+	 * so some view is always involved; refuse to spin if not. */
+	if (best_a == IN_SIDE && best_b == IN_SIDE)
+		return -EPROTO;
 	if (best_b != IN_SIDE)
 		id_b = m->view[best_b];
 	if (best_a != IN_SIDE) {
@@ -631,8 +635,9 @@ static int add_piece(struct zc_msg_rx *mrx, int i, const uint8_t *p, size_t len,
 		if (mapped)
 			m->mapped_len += len;
 		return 0;
-	} /* No room for one more piece: join the cheapest neighbours. Each
-	   * round leaves at least one piece less. */
+	}
+	/* No room for one more piece: join the cheapest neighbours. Each
+	 * round leaves at least one piece less. */
 	while (m->nsegs == ZC_MSG_MAX_SEGS) {
 		ret = compact_for_piece(mrx);
 		if (ret)
@@ -723,8 +728,8 @@ static ssize_t next_view(struct zc_msg_rx *mrx)
  * that much is queued, so the payload arrives in a few large views rather
  * than in whatever trickled in first: a reader faster than its sender
  * would otherwise map 64 KiB GSO skbs one by one and run out of pieces or
- * slots. tcp_set_rcvlowat() grows the receive buffer to twice the value
- * (4.18) so the sender can fill it. Small messages never change it.
+ * slots. tcp_set_rcvlowat() grows the receive buffer to fit the value
+ * (since 4.18) so the sender can fill it. Small messages never change it.
  * Failure only costs larger views, so it is not an error.
  */
 static void want_bytes(struct zc_msg_rx *mrx, size_t need)
@@ -1015,7 +1020,7 @@ ZC_API int zc_msg_send(struct zc_msg_out *o)
 	bool aligned, zerocopy;
 	uint64_t total;
 	ssize_t n;
-	int ret, cnt;
+	int ret, cnt, flags;
 
 	if (!o)
 		return -EINVAL;
@@ -1041,14 +1046,18 @@ ZC_API int zc_msg_send(struct zc_msg_out *o)
 		if (o->sent < ZC_MSG_HDR_LEN) {
 			iov[0].iov_base = hdr + o->sent;
 			iov[0].iov_len = ZC_MSG_HDR_LEN - o->sent;
-			if (aligned) {
+			if (aligned || o->payload_fn) {
 				/* MSG_EOR: the payload may not join the
 				 * header's skb (tcp_skb_can_collapse_to,
-				 * 4.7);
-				 * MSG_MORE: hold the header until the
-				 * payload pushes it, so it is not sent
-				 * alone or delayed by Nagle. */
-				n = send_iov(o->fd, iov, 1, MSG_EOR | MSG_MORE);
+				 * 4.7). MSG_MORE: hold the header until the
+				 * payload pushes it, so it is not sent alone
+				 * or delayed by Nagle. A payload_fn gets
+				 * every payload byte, short ones too: its
+				 * completions are the caller's contract. */
+				flags = o->hdr.len ? MSG_MORE : 0;
+				if (aligned)
+					flags |= MSG_EOR;
+				n = send_iov(o->fd, iov, 1, flags);
 			} else {
 				cnt = payload_iov(o, 0, iov + 1);
 				n = send_iov(o->fd, iov, 1 + cnt, 0);

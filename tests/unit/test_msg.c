@@ -1478,6 +1478,42 @@ static void test_send_payload_fn(void **state)
 	assert_int_equal(w.user_data, 77);
 }
 
+/* A short payload with a payload writer: the writer still gets it, the
+ * header goes alone, held for it (MSG_MORE) but not ending a record. */
+static void test_send_payload_fn_small(void **state)
+{
+	static struct writer w;
+	struct iovec iov[2] = { { payload[0], 10 }, { payload[1], 20 } };
+	struct zc_msg_out o = { .fd = 3,
+				.hdr = { .id = 3, .len = 30 },
+				.iov = iov,
+				.iovcnt = 2,
+				.payload_fn = write_some,
+				.payload_ctx = &w,
+				.user_data = 5 };
+
+	fill_payload();
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(zc_msg_send(&o), 0);
+	assert_int_equal(W.ncalls, 1);
+	assert_int_equal(W.call[0].flags, MSG_MORE | MSG_NOSIGNAL);
+	assert_int_equal(W.len, ZC_MSG_HDR_LEN);
+	assert_int_equal(w.calls, 2);
+	assert_int_equal(w.len, 30);
+	assert_memory_equal(w.buf, payload[0], 10);
+	assert_memory_equal(w.buf + 10, payload[1], 20);
+
+	/* Nothing follows an empty payload: no MSG_MORE. */
+	memset(&w, 0, sizeof(w));
+	memset(&o, 0, sizeof(o));
+	o.fd = 3;
+	o.payload_fn = write_some;
+	o.payload_ctx = &w;
+	assert_int_equal(zc_msg_send(&o), 0);
+	assert_int_equal(W.call[1].flags, MSG_NOSIGNAL);
+	assert_int_equal(w.calls, 0);
+}
+
 /* The sender's bytes, read back through the reader in odd-sized views. */
 static void test_send_then_read(void **state)
 {
@@ -1559,6 +1595,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_send_errors, sender_setup,
 						sender_teardown),
 		cmocka_unit_test_setup_teardown(test_send_payload_fn,
+						sender_setup, sender_teardown),
+		cmocka_unit_test_setup_teardown(test_send_payload_fn_small,
 						sender_setup, sender_teardown),
 		cmocka_unit_test_setup_teardown(test_send_then_read,
 						sender_setup, sender_teardown),
