@@ -760,9 +760,9 @@ static void test_rcvlowat(void **state)
 	f.max_out = 200;
 	mrx = reader(&f, 0);
 	assert_int_equal(zc_msg_read(mrx, &m), 1);
-	check_msg(&m, 1, 1,
-		  100000); /* At most one view's worth; back to the socket's own
-			    * value once less than a page was missing. */
+	check_msg(&m, 1, 1, 100000);
+	/* At most one view's worth; back to the socket's own value once
+	 * less than a page was missing. */
 	assert_int_equal(f.lowat_max, 65536);
 	assert_int_equal(f.lowat, 0);
 	assert_true(f.lowat_calls > 2);
