@@ -5,10 +5,10 @@
  *   msg_peer send --connect ADDR PORT [--rounds N] [--msg-zerocopy]
  *                 [--mss N] [--timeout SEC]
  *   msg_peer recv --listen ADDR PORT [--rounds N] [--mode M] [--hold N]
- *                 [--copybuf N] [--mss N] [--expect-min-mapped PCT]
- *                 [--timeout SEC]
+ *                 [--copybuf N] [--slots N] [--no-rcvlowat] [--mss N]
+ *                 [--expect-min-mapped PCT] [--timeout SEC]
  *   msg_peer rpc --connect ADDR PORT [--conns N] [--rounds N] [--bad]
- *                [--timeout SEC]
+ *                [--msg-zerocopy] [--mss N] [--timeout SEC]
  *
  * send/recv: each round is one message of each size 0, 1, 4095, 4096,
  * 64 KiB and 1 MiB; message k (from 1) has id k, type its size index and
@@ -19,8 +19,9 @@
  * zc_rx + zc_msg_rx, checks every header field and payload byte when a
  * message arrives and again just before releasing it (with --hold N it
  * keeps N messages and releases a random one each time, so views go back
- * out of order), expects a clean end after the last message, and reports
- * which share of the payloads of a page or more arrived in mapped pages.
+ * out of order; -ENOBUFS, all slots held, releases one too), expects a
+ * clean end after the last message, and reports which share of the
+ * payloads of a page or more arrived in mapped pages.
  *
  * rpc: a client of examples/rpc_server. --conns connections each send one
  * request per round (type 1 echo; every 5th an unknown type, which must be
