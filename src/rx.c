@@ -136,12 +136,13 @@ static ssize_t read_copy(struct zc_rx *rx, uint32_t slot, size_t len,
 }
 
 /*
- * One getsockopt(TCP_ZEROCOPY_RECEIVE) into a slot, with or without the
- * copybuf. Returns bytes (> 0) with *v filled, 0 when nothing was handed
- * out (*skip then says how many queued bytes could not be mapped), -errno.
+ * One getsockopt(TCP_ZEROCOPY_RECEIVE) into a slot, with copybuf_len bytes
+ * of copybuf (0: none). Returns bytes (> 0) with *v filled, 0 when nothing
+ * was handed out (*skip then says how many queued bytes could not be
+ * mapped), -errno.
  */
 static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
-			     struct zc_view *v, bool with_copybuf,
+			     struct zc_view *v, uint32_t copybuf_len,
 			     uint32_t *skip)
 {
 	struct zc__rx_slot *s = &rx->win->slots[slot];
@@ -152,9 +153,9 @@ static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
 	memset(&zc, 0, sizeof(zc));
 	zc.address = (uintptr_t)slot_window(rx, slot);
 	zc.length = rx->win->slot_size;
-	if (with_copybuf) {
+	if (copybuf_len) {
 		zc.copybuf_address = (uintptr_t)slot_copy(rx, slot);
-		zc.copybuf_len = (int32_t)rx->copybuf_size;
+		zc.copybuf_len = (int32_t)copybuf_len;
 	}
 	/* The slot holds no pages: spare the kernel its zap (5.11). */
 	if ((rx->features & ZC_PROBE_RX_TLB_CLEAN_HINT) && !s->mapped)
@@ -172,10 +173,10 @@ static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
 	if (zc.length > rx->win->slot_size || zc.length % rx->page_size)
 		return -EPROTO;
 	mapped = zc.length;
-	if (with_copybuf) {
+	if (copybuf_len) {
 		/* Negative copybuf_len is the straggler copy's error; the
 		 * bytes then stay queued for the next call. */
-		if (zc.copybuf_len > (int32_t)rx->copybuf_size)
+		if (zc.copybuf_len > (int32_t)copybuf_len)
 			return -EPROTO;
 		if (zc.copybuf_len > 0)
 			copied = (size_t)zc.copybuf_len;
@@ -183,13 +184,16 @@ static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
 	if (mapped > s->mapped)
 		s->mapped = (uint32_t)mapped;
 	/*
-	 * With a copybuf the kernel copies the rest of the current skb
-	 * whenever mapping stops at our length, mappable or not
-	 * (tcp_zc_handle_leftover), so pass one only after the kernel
-	 * reported bytes it could not map: a hint left over with nothing
-	 * mapped, or stragglers it just copied.
+	 * recv_skip_hint: unmappable bytes now at the head of the queue,
+	 * counted before the kernel copied any of them into the copybuf.
+	 * Only those are worth a copybuf next time, and exactly those: the
+	 * kernel copies min(copybuf_len, hint) stragglers, and copies the
+	 * whole queue when it fits the copybuf (5.11), so a larger copybuf
+	 * would copy a 64 KiB payload that follows a short header.
 	 */
-	rx->copybuf_next = zc.recv_skip_hint > 0 || (!mapped && copied);
+	rx->skip_next = zc.recv_skip_hint > copied
+				? zc.recv_skip_hint - (uint32_t)copied
+				: 0;
 	if (rx->features & ZC_PROBE_RX_INQ_ERR) {
 		rx->inq = zc.inq;
 		rx->inq_known = 1;
@@ -216,14 +220,20 @@ static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
 	return (ssize_t)(mapped + copied);
 }
 
+static uint32_t copybuf_for(const struct zc_rx *rx, uint32_t skip)
+{
+	if (!(rx->features & ZC_PROBE_RX_COPYBUF))
+		return 0;
+	return ZC__MIN(skip, rx->copybuf_size);
+}
+
 /* Receives into a slot by zero-copy, copying what cannot be mapped.
  * Returns bytes (> 0) with *v filled, 0 when nothing is queued, -errno;
  * sets rx->eof at the end. */
 ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
 			     struct zc_view *v)
 {
-	bool copybuf = (rx->features & ZC_PROBE_RX_COPYBUF) && rx->copybuf_next;
-	uint32_t skip;
+	uint32_t copybuf = copybuf_for(rx, rx->skip_next), skip;
 	ssize_t n;
 
 	n = zerocopy_call(rx, slot, v, copybuf, &skip);
@@ -232,8 +242,8 @@ ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
 	/* Queued bytes the kernel would not map (a short queue, or a
 	 * fragment that is not a whole page): copy them, through the
 	 * copybuf in one more call when the kernel has one (5.11). */
-	if (skip && !copybuf && (rx->features & ZC_PROBE_RX_COPYBUF)) {
-		n = zerocopy_call(rx, slot, v, true, &skip);
+	if (skip && copybuf_for(rx, skip) > copybuf) {
+		n = zerocopy_call(rx, slot, v, copybuf_for(rx, skip), &skip);
 		if (n || rx->eof)
 			return n;
 	}

@@ -82,7 +82,8 @@ struct zc_rx {
 
 	uint32_t inq;		/* kernel's inq after the last call */
 	uint32_t inq_known;
-	uint32_t copybuf_next;	/* last call saw unmappable bytes */
+	uint32_t skip_next;	/* unmappable bytes the kernel saw at the
+				 * head of the queue, not yet copied */
 	int pending_err;	/* socket error to return after the bytes */
 	int eof;
 

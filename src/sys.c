@@ -6,23 +6,23 @@
 
 #include "internal.h"
 
-static const struct zc__sys zc__sys_real = {
-	.getsockopt = getsockopt,
-	.setsockopt = setsockopt,
-	.recv = recv,
-	.sendmsg = sendmsg,
-	.recvmsg = recvmsg,
-	.poll = poll,
-	.mmap = mmap,
-	.munmap = munmap,
-	.madvise = madvise,
-};
+#define ZC__SYS_REAL                                                           \
+	{                                                                      \
+		.getsockopt = getsockopt, .setsockopt = setsockopt,            \
+		.recv = recv, .sendmsg = sendmsg, .recvmsg = recvmsg,          \
+		.poll = poll, .mmap = mmap, .munmap = munmap,                  \
+		.madvise = madvise,                                            \
+	}
 
-struct zc__sys zc__sys = zc__sys_real;
+/* A macro, not a const object: clang does not take one as a static
+ * initializer. */
+struct zc__sys zc__sys = ZC__SYS_REAL;
 
 void zc__sys_reset(void)
 {
-	zc__sys = zc__sys_real;
+	static const struct zc__sys real = ZC__SYS_REAL;
+
+	zc__sys = real;
 }
 
 unsigned long long zc__thread_cpu_ns(void)
