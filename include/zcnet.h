@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h> /* struct iovec */
 
 #ifdef __cplusplus
 extern "C" {
@@ -266,7 +267,6 @@ int zc_rx_zap_parse(const char *name);
  * type and id are the caller's (an RPC method, a request id); a reply
  * carries its request's id.
  */
-#include <sys/uio.h> /* struct iovec */
 
 #define ZC_MSG_HDR_LEN 32
 #define ZC_MSG_VERSION 1
