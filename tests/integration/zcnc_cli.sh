@@ -113,6 +113,20 @@ in_lo "$Z" -q $A 7000 </dev/null
 wait $pid
 echo "ok   address in use exit 1"
 
+# No address: one socket for IPv6 and IPv4, as nc listens. Reached over
+# both families; -s picks the connecting side's source address.
+for peer in 127.0.0.1 ::1; do
+	in_lo "$Z" -J -l -p 7008 >"$tmp/out" 2>"$tmp/rx.err" &
+	pid=$!
+	wait_listen 7008 $pid
+	"$GEN" 4097 | in_lo "$Z" -q -s $peer $peer 7008 || zc_fail "send to $peer failed"
+	wait $pid || zc_fail "wildcard listener, peer $peer: $(cat "$tmp/rx.err")"
+	"$GEN" 4097 | cmp -s - "$tmp/out" || zc_fail "wildcard listener, peer $peer: bytes differ"
+	jq -e --arg p "$peer" '.peer | startswith($p + " ")' "$tmp/rx.err" >/dev/null ||
+		zc_fail "wildcard listener: peer shown as $(jq .peer "$tmp/rx.err"), want $peer"
+done
+echo "ok   listening on every address: IPv4 and IPv6 peers"
+
 # The peer resets mid-stream while zcnc receives: exit 3, and what did
 # arrive is exactly the start of the stream.
 for rx in auto zerocopy copy; do
