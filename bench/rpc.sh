@@ -63,13 +63,18 @@ tmp=$(mktemp -d /tmp/zc-bench-rpc.XXXXXX)
 prev_trap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT$/\1/")
 trap "rm -rf '$tmp'; $prev_trap" EXIT
 
-steal() { awk '/^cpu /{print $9}' /proc/stat; }
-steal0=$(steal)
+# "steal total" jiffies from /proc/stat's cpu line.
+steal() { awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t}' /proc/stat; }
+read -r steal0 total0 <<<"$(steal)"
+# Non-idle, non-steal jiffies of all CPUs and the time, to tell how much
+# of the machine something other than this benchmark used during a run.
+busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+hz=$(getconf CLK_TCK) ncpu=$(nproc)
 t0=$(date +%s)
 port=5500
 read -r -a mode_list <<<"$modes"
 nmodes=${#mode_list[@]}
-echo "size,mode,round,tps,p50_us,p90_us,p99_us,p999_us,server_cpu_us,client_cpu_us,server_process_cpu_us,mapped_fraction,verified,churn_per_s,steal_percent,error" >"$csv"
+echo "size,mode,round,tps,p50_us,p90_us,p99_us,p999_us,server_cpu_us,client_cpu_us,server_process_cpu_us,mapped_fraction,verified,churn_per_s,steal_percent,other_cpu_percent,error" >"$csv"
 
 # run SIZE MODE ROUND: one server and one client run, one CSV row.
 run() {
@@ -84,15 +89,23 @@ run() {
 	srv=$tmp/srv.json cli=$tmp/cli.json
 	in_a "$zcperf" -s -1 --rpc -p $port --rx="$rx" "${extra[@]}" -J \
 		>"$srv" 2>"$tmp/srv.err" &
-	local spid=$!
+	local spid=$! b0 b1 w0 w1
 	sleep 0.2
+	b0=$(busy) w0=$(date +%s.%N)
 	in_b "$zcperf" -c "$ZC_A6" --rpc -p $port -P "$conns" --req "$size" \
 		--resp "$size" -t "$secs" --tx=msg_zerocopy --rx=copy -J \
 		>"$cli" 2>"$tmp/cli.err" || true
 	wait $spid || true
+	b1=$(busy) w1=$(date +%s.%N)
 	jq -nr --arg s "$size" --arg m "$mode" --arg r "$round" \
+		--argjson busy "$(((b1 - b0)))" --argjson hz "$hz" \
+		--argjson ncpu "$ncpu" --argjson wall "$(awk -v a="$w0" \
+			-v b="$w1" 'BEGIN { print b - a }')" \
 		--slurpfile S "$srv" --slurpfile C "$cli" '
 		($S[0].end // {}) as $se | ($C[0].end // {}) as $ce |
+		(($se.process_cpu_user_s // 0) + ($se.process_cpu_sys_s // 0) +
+		 ($ce.process_cpu_user_s // 0) + ($ce.process_cpu_sys_s // 0))
+		as $ours |
 		[$s, $m, $r, ($ce.tps // 0), ($ce.latency_us.p50 // 0),
 		 ($ce.latency_us.p90 // 0), ($ce.latency_us.p99 // 0),
 		 ($ce.latency_us.p999 // 0), ($se.cpu_per_txn_us // 0),
@@ -100,9 +113,10 @@ run() {
 		 ($se.mapped_fraction // 0),
 		 (($se.verified // false) and ($ce.verified // false)),
 		 ($se.mmap_churn.per_second // 0), ($ce.steal_percent // 0),
+		 ([0, 100 * ($busy / $hz - $ours) / ($ncpu * $wall)] | max),
 		 (($S[0].error // $C[0].error // "") | gsub(","; ";"))]
 		| @csv' | tr -d '"' >>"$csv" ||
-		echo "$size,$mode,$round,0,0,0,0,0,0,0,0,0,false,0,0,no JSON" >>"$csv"
+		echo "$size,$mode,$round,0,0,0,0,0,0,0,0,0,false,0,0,0,no JSON" >>"$csv"
 	if [ "$(tail -n 1 "$csv" | cut -d, -f13)" != true ]; then
 		echo "bench/rpc.sh: run $mode $size round $round failed:" >&2
 		cat "$tmp/srv.err" "$tmp/cli.err" >&2
@@ -116,42 +130,58 @@ for r in $(seq "$rounds"); do
 		done
 	done
 done
-steal1=$(steal)
-hz=$(getconf CLK_TCK)
+read -r steal1 total1 <<<"$(steal)"
 
 echo "# $cmdline"
 echo "# $rounds rounds x $secs s per run, $conns connections, veth MTU 4168" \
      "over IPv6, client: MSG_ZEROCOPY requests, copy receive, 1 thread;" \
      "server: 1 thread"
-echo "# $(uname -r), $(nproc) vCPUs, $(($(date +%s) - t0)) s," \
-     "steal $(((steal1 - steal0) / hz)) s of $(nproc) CPUs over the run"
+echo "# $(uname -r), $(nproc) vCPUs, $(($(date +%s) - t0)) s, steal" \
+     "$(awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) \
+	'BEGIN { printf "%.1f", t ? 100 * s / t : 0 }') % of CPU time" \
+     "over the run, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# Ratios are taken within a round (modes ran back to back there), then
+# their median: slow swings of the machine's load cancel out better than
+# in a ratio of medians.
 awk -F, -v modes="$modes" '
 	BEGIN { nm = split(modes, ml, " "); for (i = 1; i <= nm; i++) order[ml[i]] = i }
-	NR > 1 { k = $1 "," $2; n[k]++; c = n[k]
+	NR > 1 { k = $1 "," $2; n[k]++; c = n[k]; rk[k, c] = $1 "," $3
 		 tps[k, c] = $4; p50[k, c] = $5; p99[k, c] = $7
-		 p999[k, c] = $8; cpu[k, c] = $9; mp[k, c] = $12
-		 if ($13 != "true") bad[k]++ }
+		 p999[k, c] = $8; cpu[k, c] = $9; mp[k, c] = $12; oth[k, c] = $16
+		 if ($13 != "true") bad[k]++
+		 if ($2 == "copy" || $2 == "zerocopy") {
+			if ($4 > btps[$1 "," $3]) btps[$1 "," $3] = $4
+			if ($9 > 0 && (!bcpu[$1 "," $3] || $9 < bcpu[$1 "," $3]))
+				bcpu[$1 "," $3] = $9 } }
 	function med(a, k, c,   i, j, t, v) {
 		for (i = 1; i <= c; i++) v[i] = a[k, i]
 		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++)
 			if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
 		return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }
 	END {
-		for (k in n) { split(k, p, ","); t = med(tps, k, n[k]); mt[k] = t
-			if ((p[2] == "copy" || p[2] == "zerocopy") && t > best[p[1]])
-				best[p[1]] = t }
-		for (k in n) { split(k, p, ",")
-			rel = best[p[1]] ? sprintf("%.2f", mt[k] / best[p[1]]) : "-"
+		for (k in n) {
+			for (c = 1; c <= n[k]; c++) {
+				r = rk[k, c]
+				rt[k, c] = btps[r] ? tps[k, c] / btps[r] : 0
+				rc[k, c] = bcpu[r] ? cpu[k, c] / bcpu[r] : 0 }
+			split(k, p, ",")
 			sz = p[1] >= 1048576 ? p[1] / 1048576 " MiB" : p[1] / 1024 " KiB"
-			printf "%d %d | %s | %s | %.0f | %s | %.0f | %.0f | %.0f | %.1f | %.1f | %s |\n",
-				p[1], order[p[2]], sz, p[2], mt[k], rel,
-				med(p50, k, n[k]), med(p99, k, n[k]),
-				med(p999, k, n[k]), med(cpu, k, n[k]),
-				100 * med(mp, k, n[k]),
+			printf "%d %d | %s | %s | %.0f | %.2f | %.0f | %.0f | %.0f | %.1f | %.2f | %.1f | %.0f | %s |\n",
+				p[1], order[p[2]], sz, p[2], med(tps, k, n[k]),
+				med(rt, k, n[k]), med(p50, k, n[k]),
+				med(p99, k, n[k]), med(p999, k, n[k]),
+				med(cpu, k, n[k]), med(rc, k, n[k]),
+				100 * med(mp, k, n[k]), med(oth, k, n[k]),
 				bad[k] ? "NO (" bad[k] " of " n[k] ")" : "yes" }
 	}' "$csv" | sort -k1,1n -k2,2n | cut -d' ' -f3- | {
-		echo "| payload | server rx | transactions/s | vs best of copy, zerocopy | p50 us | p99 us | p99.9 us | server CPU us/txn | % mapped | verified |"
-		echo "|---|---|---|---|---|---|---|---|---|---|"
+		echo "| payload | server rx | txn/s | txn/s vs best | p50 us | p99 us | p99.9 us | server CPU us/txn | CPU vs best | % mapped | other load % | verified |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 		cat
 	}
+echo "# txn/s and latency: the client's; CPU: the server's event-loop thread" \
+     "(user+sys; the churn thread is not in it); vs best: median over" \
+     "rounds of the ratio to the better of copy and zerocopy in that round" \
+     "(txn/s: higher is better, CPU: lower is better); other load: CPU" \
+     "time of all CPUs not used by the two zcperf processes during the run" \
+     "(other programs; softirq work may land there too)."
 echo "# raw CSV: $csv"
