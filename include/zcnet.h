@@ -500,8 +500,8 @@ enum zc_tx_backend {
 struct zc_tx_opts {
 	uint32_t backend;	/* enum zc_tx_backend */
 	uint32_t flags;		/* ZC_TX_F_* */
-	/* Auto: sends shorter than this are copied. 0 = default (16 KiB,
-	 * from bench/tx_threshold.sh). */
+	/* Auto: sends shorter than this are copied. 0 = default (32 KiB,
+	 * measured with bench/tx_threshold.sh). */
 	uint32_t zc_threshold;
 	/* Reap error-queue completions after this many zero-copy sends, to
 	 * keep optmem bounded. 0 = 32. */
