@@ -515,7 +515,9 @@ struct zc_tx_opts {
 	uint32_t reserved[6];	/* must be zero */
 };
 
-/* The kernel copied the data (loopback, veth to a local socket, ...). */
+/* The kernel copied the data (loopback, veth to a local socket, ...).
+ * io_uring SEND_ZC can say so only with IORING_SEND_ZC_REPORT_USAGE
+ * (6.2, 6.1.2); before that its completions never carry this flag. */
 #define ZC_COMPLETION_COPIED		(1u << 0)
 /* The library sent it by copy (copy backends, threshold, COPIED back-off
  * or ENOBUFS fallback). */
@@ -533,7 +535,8 @@ struct zc_tx_stats {
 	/* Completed bytes, each counted in exactly one of these three. */
 	uint64_t bytes_zerocopy;	/* completed without a kernel copy */
 	uint64_t bytes_kernel_copied;	/* zero-copy attempted, kernel copied */
-	uint64_t bytes_policy_copied;	/* library chose copy */
+	uint64_t bytes_policy_copied;	/* sent by copy (backend, threshold,
+					 * back-off, ENOBUFS) */
 	uint64_t notifications;		/* error-queue messages or notif CQEs */
 	/* The kernel answered a zero-copy send with ENOBUFS (optmem or
 	 * RLIMIT_MEMLOCK exhausted; io_uring: -ENOMEM): each time. The send
@@ -563,10 +566,14 @@ struct iovec;
  * opts may be NULL. Returns 0 and sets *txp, or -EINVAL (bad options, fd
  * not a TCP/UDP socket), -ENOTCONN, -EOPNOTSUPP (the backend asked for is
  * missing and ZC_TX_F_FALLBACK was not given; AUTO never fails this way),
- * -ENOMEM. MSG_ZEROCOPY (also under AUTO) sets SO_ZEROCOPY on the socket
- * and reads its error queue; the socket must not have made MSG_ZEROCOPY
- * sends of its own before, as completions are matched by the kernel's
- * per-socket counter.
+ * -ENOMEM (for io_uring also: its ring over RLIMIT_MEMLOCK). MSG_ZEROCOPY
+ * (also under AUTO) sets SO_ZEROCOPY on the socket and reads its error
+ * queue; the socket must not have made MSG_ZEROCOPY sends of its own
+ * before, as completions are matched by the kernel's per-socket counter.
+ * io_uring backends: on 6.1+ the ring is IORING_SETUP_SINGLE_ISSUER with
+ * DEFER_TASKRUN (so the kernel never interrupts the caller's own blocking
+ * calls to post completions), which ties the handle to the thread that
+ * created it: calls from another thread return -EEXIST.
  */
 int zc_tx_create(struct zc_tx **txp, int fd, const struct zc_tx_opts *opts);
 
@@ -574,7 +581,7 @@ int zc_tx_create(struct zc_tx **txp, int fd, const struct zc_tx_opts *opts);
  * Sends len bytes of buf. Returns the bytes accepted (for TCP possibly fewer
  * than len on a non-blocking socket; the completion covers those), or
  * -errno with no completion. buf must stay untouched until the completion.
- * UDP: one call is one datagram. -EINVAL for len 0 or above 4 GiB;
+ * UDP: one call is one datagram. -EINVAL for len 0 or of 4 GiB or more;
  * -EAGAIN also when max_outstanding sends are not reaped yet (reap or
  * wait); the socket's errors (-EPIPE, -ECONNRESET: never SIGPIPE).
  * ENOBUFS from the kernel (optmem or RLIMIT_MEMLOCK exhausted) never
@@ -609,11 +616,14 @@ int zc_tx_fd(const struct zc_tx *tx);
 int zc_tx_poll_events(const struct zc_tx *tx);
 
 /* Waits until every send has completed (completions stay queued for
- * zc_tx_reap). Returns 0, or -ETIME when timeout_ms passed first. */
+ * zc_tx_reap). Returns 0, -ETIME when timeout_ms passed first, or -errno
+ * when the backend failed (-EBADF: the socket was closed). */
 int zc_tx_flush(struct zc_tx *tx, int timeout_ms);
 
 /* Frees the handle; returns how many sends were still outstanding (their
- * buffers may still be read by the kernel). NULL returns 0. */
+ * buffers may still be read by the kernel, and with MSG_ZEROCOPY their
+ * notifications will sit unread on the socket's error queue, raising
+ * POLLERR). Does not close fd. NULL returns 0. */
 int zc_tx_free(struct zc_tx *tx);
 
 /*

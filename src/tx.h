@@ -7,6 +7,7 @@
 #define ZC_TX_H
 
 #include <liburing.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,7 +21,7 @@
  * data; from 48 KiB zero-copy was clearly cheaper. Real NICs with cold
  * data favour zero-copy earlier (the kernel says "above ~10 KB").
  */
-#define ZC__TX_DEFAULT_THRESHOLD	(32u << 10)
+#define ZC__TX_DEFAULT_THRESHOLD       (32u << 10)
 #define ZC__TX_DEFAULT_REAP_EVERY      32u
 #define ZC__TX_DEFAULT_RETRY_AFTER     1024u
 #define ZC__TX_DEFAULT_MAX_OUTSTANDING 4096u
@@ -145,6 +146,7 @@ struct zc_tx {
 	bool ring_up;
 	bool report_usage;    /* IORING_SEND_ZC_REPORT_USAGE works */
 	bool defer_taskrun;   /* IORING_SETUP_DEFER_TASKRUN is on */
+	pthread_t owner;      /* the ring's single issuer */
 	uint32_t *free_slots; /* stack of free record slots */
 	uint32_t nfree;
 	struct iovec *reg; /* registered buffers */

@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,7 +65,8 @@ static bool sends_zerocopy(const struct zc_tx *tx)
  * which cuts the caller's own blocking calls short (a recv(MSG_WAITALL)
  * returns early): a library must not do that to its caller.
  * DEFER_TASKRUN (6.1, with SINGLE_ISSUER) runs it only when we enter the
- * ring for events; the ring then belongs to the thread that created it.
+ * ring for events; the ring then belongs to the thread that created it
+ * (other threads: -EEXIST).
  * COOP_TASKRUN (5.19) at least sends no IPI. Older kernels say EINVAL.
  */
 static const unsigned int taskrun_modes[] = {
@@ -104,6 +106,7 @@ int zc__tx_uring_init(struct zc_tx *tx)
 		return ret;
 	}
 	tx->defer_taskrun = (p.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+	tx->owner = pthread_self();
 	tx->ring_up = true;
 	if (sends_zerocopy(tx)) {
 		probe = io_uring_get_probe_ring(&tx->ring);
@@ -383,6 +386,12 @@ ssize_t zc__tx_uring_send(struct zc_tx *tx, const void *buf, size_t len,
 {
 	int res, tries = 0;
 
+	/* A single-issuer ring refuses other threads' io_uring_enter with
+	 * -EEXIST, but only after our SQE is in the ring, where the next
+	 * submission from the right thread would send it after all: check
+	 * first, and never queue a request that may not go now. */
+	if (tx->defer_taskrun && !pthread_equal(pthread_self(), tx->owner))
+		return -EEXIST;
 	for (;;) {
 		res = submit_one(tx, buf, len, user_data);
 		if (res >= 0 || !sends_zerocopy(tx))

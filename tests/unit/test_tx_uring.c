@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,7 +35,7 @@
 #include "net.h"
 #include "tx.h"
 
-static int fds[2] = {-1, -1};
+static int fds[2] = { -1, -1 };
 static int refuse_with;
 static int sockopt_errno;
 static struct zc_probe probe;
@@ -110,7 +111,7 @@ static bool have_send_zc(void)
 
 static struct zc_tx *make(uint32_t backend, uint32_t flags)
 {
-	struct zc_tx_opts o = {.backend = backend, .flags = flags};
+	struct zc_tx_opts o = { .backend = backend, .flags = flags };
 	struct zc_tx *tx;
 
 	assert_int_equal(zc_tx_create(&tx, fds[1], &o), 0);
@@ -121,10 +122,10 @@ static struct zc_tx *make(uint32_t backend, uint32_t flags)
 
 static void refused(int err)
 {
-	struct zc_tx_opts o = {.backend = ZC_TX_URING_ZC};
+	struct zc_tx_opts o = { .backend = ZC_TX_URING_ZC };
 	struct zc_tx_stats st;
 	struct zc_completion c;
-	struct iovec iov = {buf, 4096};
+	struct iovec iov = { buf, 4096 };
 	struct zc_tx *tx;
 	uint8_t got[64];
 
@@ -227,7 +228,9 @@ static uint64_t fake_submit(struct zc_tx *tx, uint64_t user_data)
 
 static int cqe(struct zc_tx *tx, uint64_t data, int32_t res, uint32_t flags)
 {
-	struct io_uring_cqe c = {.user_data = data, .res = res, .flags = flags};
+	struct io_uring_cqe c = { .user_data = data,
+				  .res = res,
+				  .flags = flags };
 
 	return zc__tx_uring_cqe(tx, &c);
 }
@@ -375,6 +378,56 @@ static void test_real_poll_fd(void **state)
 	assert_int_equal(zc_tx_free(tx), 0);
 }
 
+struct other_thread {
+	struct zc_tx *tx;
+	ssize_t ret;
+};
+
+static void *send_from_other_thread(void *arg)
+{
+	struct other_thread *o = arg;
+
+	o->ret = zc_tx_send(o->tx, "x", 1, 99);
+	return NULL;
+}
+
+/* With DEFER_TASKRUN the ring belongs to the thread that created it:
+ * another thread's send says -EEXIST and must not leave a request behind
+ * that the owner's next submission would send. */
+static void test_real_other_thread(void **state)
+{
+	struct other_thread o = { 0 };
+	struct zc_completion c[4];
+	uint8_t got[16];
+	pthread_t t;
+	int i, n = 0;
+
+	NEED_SEND_ZC();
+	o.tx = make(ZC_TX_URING_ZC, 0);
+	if (!o.tx->defer_taskrun) {
+		zc_tx_free(o.tx);
+		skip(); /* before 6.1: any thread may submit */
+	}
+	assert_int_equal(pthread_create(&t, NULL, send_from_other_thread, &o),
+			 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(o.ret, -EEXIST);
+	fill(buf, 8, 6);
+	assert_int_equal(zc_tx_send(o.tx, buf, 8, 1), 8);
+	assert_int_equal(zc_tx_flush(o.tx, 5000), 0);
+	while (n < 1)
+		n += zc_tx_reap(o.tx, c + n, 4);
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].user_data, 1);
+	/* exactly the owner's 8 bytes arrived, no stray "x" */
+	fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+	usleep(10000);
+	i = (int)recv(fds[0], got, sizeof(got), 0);
+	assert_int_equal(i, 8);
+	assert_memory_equal(got, buf, 8);
+	assert_int_equal(zc_tx_free(o.tx), 0);
+}
+
 static void test_real_uring_copy(void **state)
 {
 	struct zc_completion c;
@@ -396,7 +449,7 @@ static void test_real_uring_copy(void **state)
 
 static void test_real_registered(void **state)
 {
-	struct iovec iov = {buf, sizeof(buf)};
+	struct iovec iov = { buf, sizeof(buf) };
 	struct zc_completion c[4];
 	struct zc_tx *tx;
 
@@ -422,14 +475,14 @@ static void test_real_registered(void **state)
  * swallowed); sends accepted before complete once each. */
 static void test_real_reset(void **state)
 {
-	struct linger lg = {1, 0};
+	struct linger lg = { 1, 0 };
 	struct zc_completion c[8];
 	struct zc_tx_stats st;
 	struct zc_tx *tx;
 	ssize_t r;
 	int i, n = 0;
-	struct zc_tx_opts o = {.backend = ZC_TX_URING_ZC,
-			       .max_outstanding = 2};
+	struct zc_tx_opts o = { .backend = ZC_TX_URING_ZC,
+				.max_outstanding = 2 };
 
 	NEED_SEND_ZC();
 	/* Four records: failed sends waiting for their notification to be
@@ -532,6 +585,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_real_send_zc, setup6,
 						teardown),
 		T(test_real_poll_fd),
+		T(test_real_other_thread),
 		T(test_real_uring_copy),
 		T(test_real_registered),
 		T(test_real_reset),
