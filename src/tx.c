@@ -194,7 +194,7 @@ static int time_left(long long deadline)
  */
 static int wait_backend(struct zc_tx *tx, int timeout_ms, bool idle)
 {
-	struct pollfd pfd = {.fd = tx->fd, .events = POLLERR};
+	struct pollfd pfd = { .fd = tx->fd, .events = POLLERR };
 	int ret;
 
 	if (tx->backend == ZC_TX_URING || tx->backend == ZC_TX_URING_ZC)
@@ -394,7 +394,7 @@ static int start_backend(struct zc_tx *tx)
 
 ZC_API int zc_tx_create(struct zc_tx **txp, int fd, const struct zc_tx_opts *o)
 {
-	struct zc_tx_opts def = {0};
+	struct zc_tx_opts def = { 0 };
 	struct zc_tx *tx;
 	int ret;
 

@@ -14,8 +14,8 @@
 ssize_t zc__tx_copy_send(struct zc_tx *tx, const void *buf, size_t len,
 			 uint64_t user_data, uint32_t flags)
 {
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
 	/* MSG_NOSIGNAL: a reset peer gives -EPIPE, never a SIGPIPE that

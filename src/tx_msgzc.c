@@ -81,7 +81,7 @@ static void complete_id(void *arg, uint32_t id)
 /* One zero-copy notification: ids [lo, hi], copied or not. */
 static int handle_range(struct zc_tx *tx, uint32_t lo, uint32_t hi, bool copied)
 {
-	struct range_ctx c = {.tx = tx};
+	struct range_ctx c = { .tx = tx };
 
 	tx->st.notifications++;
 	if (copied)
@@ -172,8 +172,8 @@ static void msgzc_resync(struct zc_tx *tx)
 ssize_t zc__tx_msgzc_send(struct zc_tx *tx, const void *buf, size_t len,
 			  uint64_t user_data)
 {
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct zc__tx_rec *rec;
 	uint32_t id;
 	ssize_t n;

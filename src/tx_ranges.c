@@ -29,7 +29,7 @@ int zc__tx_ranges_init(struct zc__tx_ranges *r, uint32_t capacity,
 {
 	if (capacity < 2 || (capacity & (capacity - 1)))
 		return -EINVAL;
-	*r = (struct zc__tx_ranges){0};
+	*r = (struct zc__tx_ranges){ 0 };
 	r->done = calloc(capacity, 1);
 	if (!r->done)
 		return -ENOMEM;

@@ -37,12 +37,13 @@
  * send, with its user_data and length, never two, none for a failed send;
  * zc_tx_flush() drains them all; the stats add up; zc_tx_free() reports
  * nothing outstanding. --lazy-reap reaps only when every buffer is in use,
- * so notifications pile up (in optmem) as in a careless caller. Fault modes: --reset-after N makes the receiver
- * reset the connection (SO_LINGER 0) after N bytes; --free-early N frees
- * the handle right after N bytes without waiting (buffers are kept, as the
- * kernel may still read them); --close-early N closes the socket with
- * sends outstanding, then flushes and frees. --deny-uring installs a
- * seccomp filter so io_uring_setup fails with that errno; --memlock and
+ * so notifications pile up (in optmem) as in a careless caller. Fault modes:
+ * --reset-after N makes the receiver reset the connection (SO_LINGER 0) after N
+ * bytes; --free-early N frees the handle right after N bytes without waiting
+ * (buffers are kept, as the kernel may still read them); --close-early N closes
+ * the socket with sends outstanding, then flushes and frees. --deny-uring
+ * installs a seccomp filter so io_uring_setup fails with that errno; --memlock
+ * and
  * --drop-ipc-lock make pinned pages count against a small RLIMIT_MEMLOCK.
  *
  * blast sends UDP datagrams and reports the sender's CPU time per byte (for
@@ -117,7 +118,8 @@ struct opts {
 	uint64_t seed;
 	int expect_backend;
 	int expect_create_error, expect_register_error;
-	bool expect_enobufs, expect_enobufs_copied, expect_fallbacks, expect_kernel_copied;
+	bool expect_enobufs, expect_enobufs_copied, expect_fallbacks,
+		expect_kernel_copied;
 	bool expect_zerocopy, expect_backoff, expect_policy_copied;
 	bool expect_send_error;
 };
@@ -352,7 +354,7 @@ static int rx_listen(const struct opts *o)
 static void rx_tcp(const struct opts *o, int lfd, struct rx_result *r)
 {
 	static uint8_t buf[1 << 20];
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	uint64_t want = o->reset_after ? o->reset_after : UINT64_MAX;
 	long long bad;
 	ssize_t n;
@@ -410,7 +412,7 @@ static void rx_udp(const struct opts *o, int fd, struct rx_result *r)
 	ssize_t n;
 
 	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 		/* Everything arrived: done. After the end marker, give
 		 * stragglers a moment; then whatever is missing is lost. */
@@ -572,7 +574,7 @@ static void wait_completions(struct sender *s, int timeout_ms)
 
 static void read_acks(struct sender *s, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
 	uint64_t count;
 
 	if (timeout_ms && poll(&pfd, 1, timeout_ms) <= 0)
@@ -623,7 +625,7 @@ static bool send_buffer(struct sender *s, struct txbuf *b)
 		n = zc_tx_send(s->tx, b->p + b->sent, b->len - b->sent,
 			       (uint64_t)bi << 32 | b->sent);
 		if (n == -EAGAIN) {
-			struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+			struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
 
 			/* Socket full (non-blocking) or too many
 			 * completions unreaped: do both. */
@@ -643,7 +645,7 @@ static bool send_buffer(struct sender *s, struct txbuf *b)
 			    b->len - b->sent);
 		if (b->nparts == MAX_PARTS)
 			die("more than %u parts in one buffer", MAX_PARTS);
-		b->parts[b->nparts++] = (struct part){b->sent, (uint32_t)n};
+		b->parts[b->nparts++] = (struct part){ b->sent, (uint32_t)n };
 		b->sent += (uint32_t)n;
 		s->accepted_sends++;
 		s->accepted_bytes += (uint64_t)n;
@@ -702,7 +704,8 @@ static void deny_uring(int err)
 			 SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
@@ -713,7 +716,7 @@ static void deny_uring(int err)
  * io_uring) are then charged to RLIMIT_MEMLOCK, as for ordinary users. */
 static void drop_ipc_lock(void)
 {
-	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
 
 	if (syscall(SYS_capget, &h, d))
@@ -744,7 +747,7 @@ static void fill_next(struct sender *s, struct txbuf *b, uint64_t *offset,
 {
 	const struct opts *o = s->o;
 	uint64_t left = limit - *offset;
-	struct udp_hdr h = {.magic = UDP_MAGIC};
+	struct udp_hdr h = { .magic = UDP_MAGIC };
 	uint32_t payload;
 
 	if (o->udp) {
@@ -845,8 +848,9 @@ static void check_contract(struct sender *s)
 
 static void udp_end(struct sender *s, uint64_t offset)
 {
-	struct udp_hdr h = {
-		.magic = UDP_MAGIC, .flags = UDP_F_END, .offset = offset};
+	struct udp_hdr h = { .magic = UDP_MAGIC,
+			     .flags = UDP_F_END,
+			     .offset = offset };
 	int i;
 
 	for (i = 0; i < 3; i++) {
@@ -888,7 +892,7 @@ static struct zc_tx *create_tx(struct sender *s)
 		    zc_tx_backend_name(zc_tx_backend(tx)),
 		    zc_tx_backend_name(o->expect_backend));
 	if (o->fixed) {
-		struct iovec iov = {s->region, s->region_len};
+		struct iovec iov = { s->region, s->region_len };
 
 		ret = zc_tx_register(tx, &iov, 1);
 		if (o->expect_register_error) {
@@ -909,7 +913,7 @@ static struct zc_tx *create_tx(struct sender *s)
 /* Returns the bytes the sender got accepted. */
 static uint64_t run_sender(const struct opts *o, int fd)
 {
-	struct sender s = {.o = o, .fd = fd};
+	struct sender s = { .o = o, .fd = fd };
 	uint64_t offset = 0, limit = o->bytes;
 	struct txbuf *b;
 	int ret, left;
@@ -1046,7 +1050,7 @@ static int do_pair(struct opts *o)
 	if (read(ready[0], &c, 1) != 1)
 		die("receiver did not start");
 	if (o->memlock >= 0) {
-		struct rlimit rl = {(rlim_t)o->memlock, (rlim_t)o->memlock};
+		struct rlimit rl = { (rlim_t)o->memlock, (rlim_t)o->memlock };
 
 		if (setrlimit(RLIMIT_MEMLOCK, &rl))
 			die("setrlimit: %s", strerror(errno));
@@ -1091,7 +1095,7 @@ static int do_pair(struct opts *o)
  * device drops them): the sender's CPU per byte, nothing verified. */
 static int do_blast(struct opts *o)
 {
-	struct sender s = {.o = o};
+	struct sender s = { .o = o };
 	struct rusage r0, r1;
 	struct zc_tx_stats st;
 	uint64_t offset, sent = 0;
@@ -1149,8 +1153,10 @@ static int do_blast(struct opts *o)
 static int do_probe(void)
 {
 	static const uint32_t bits[] = {
-		ZC_PROBE_TX_TCP_ZEROCOPY, ZC_PROBE_TX_UDP_ZEROCOPY,
-		ZC_PROBE_URING, ZC_PROBE_URING_SEND_ZC,
+		ZC_PROBE_TX_TCP_ZEROCOPY,
+		ZC_PROBE_TX_UDP_ZEROCOPY,
+		ZC_PROBE_URING,
+		ZC_PROBE_URING_SEND_ZC,
 		ZC_PROBE_URING_REPORT_USAGE,
 	};
 	struct zc_probe p;

@@ -64,12 +64,12 @@ static struct fake {
 	unsigned int zc_sends, copy_sends, recv_calls;
 } fk;
 
-static int fds[2] = {-1, -1};
+static int fds[2] = { -1, -1 };
 
 static void queue(uint32_t lo, uint32_t hi, uint8_t code)
 {
 	assert_true(fk.qn < MAXQ);
-	fk.q[fk.qn++] = (struct notif){lo, hi, code, SO_EE_ORIGIN_ZEROCOPY};
+	fk.q[fk.qn++] = (struct notif){ lo, hi, code, SO_EE_ORIGIN_ZEROCOPY };
 }
 
 static ssize_t fake_sendmsg(int fd, const struct msghdr *m, int flags)
@@ -220,7 +220,7 @@ static int teardown(void **state)
 
 static struct zc_tx *make(uint32_t backend, const struct zc_tx_opts *base)
 {
-	struct zc_tx_opts o = {0};
+	struct zc_tx_opts o = { 0 };
 	struct zc_tx *tx;
 
 	if (base)
@@ -244,7 +244,7 @@ static void expect(const struct zc_completion *c, uint64_t ud, uint32_t len,
 
 static void test_create_validation(void **state)
 {
-	struct zc_tx_opts o = {0};
+	struct zc_tx_opts o = { 0 };
 	struct zc_tx *tx = (void *)1;
 	int un[2], tcp;
 
@@ -347,7 +347,7 @@ static void test_real_msgzc_poll(void **state)
 {
 	struct zc_tx *tx = make(ZC_TX_MSG_ZEROCOPY, NULL);
 	struct zc_completion c;
-	struct pollfd pfd = {.fd = zc_tx_fd(tx), .events = 0};
+	struct pollfd pfd = { .fd = zc_tx_fd(tx), .events = 0 };
 	uint8_t got[4096];
 
 	assert_int_equal(zc_tx_poll_events(tx), POLLERR);
@@ -382,7 +382,7 @@ static void test_send_rejects(void **state)
 static void test_copy_failed_send_real(void **state)
 {
 	struct zc_tx *tx = make(ZC_TX_COPY, NULL);
-	struct linger lg = {1, 0};
+	struct linger lg = { 1, 0 };
 	struct zc_completion c;
 	ssize_t n;
 	int i;
@@ -402,7 +402,7 @@ static void test_copy_failed_send_real(void **state)
 
 static void test_max_outstanding(void **state)
 {
-	struct zc_tx_opts o = {.max_outstanding = 2};
+	struct zc_tx_opts o = { .max_outstanding = 2 };
 	struct zc_tx *tx = make(ZC_TX_COPY, &o);
 	struct zc_completion c;
 
@@ -682,7 +682,7 @@ static void test_msgzc_foreign_error(void **state)
 	struct zc_tx_stats st;
 
 	assert_int_equal(zc_tx_send(tx, buf, 10, 1), 10);
-	fk.q[fk.qn++] = (struct notif){0, 0, 0, SO_EE_ORIGIN_ICMP};
+	fk.q[fk.qn++] = (struct notif){ 0, 0, 0, SO_EE_ORIGIN_ICMP };
 	assert_int_equal(zc_tx_reap(tx, &c, 1), 0);
 	zc_tx_get_stats(tx, &st);
 	assert_int_equal(st.foreign_errors, 1);
@@ -707,7 +707,7 @@ static void test_msgzc_ipv6(void **state)
  * caller never reaps, so optmem stays bounded. */
 static void test_msgzc_reap_cadence(void **state)
 {
-	struct zc_tx_opts o = {.reap_every = 4};
+	struct zc_tx_opts o = { .reap_every = 4 };
 	struct zc_tx *tx = make(ZC_TX_MSG_ZEROCOPY, &o);
 	int i;
 
@@ -727,7 +727,7 @@ static void test_msgzc_reap_cadence(void **state)
  * window is full and a send must say -EAGAIN rather than reuse its slot. */
 static void test_msgzc_window_full(void **state)
 {
-	struct zc_tx_opts o = {.max_outstanding = 2};
+	struct zc_tx_opts o = { .max_outstanding = 2 };
 	struct zc_tx *tx = make(ZC_TX_MSG_ZEROCOPY, &o);
 	struct zc_completion c[4];
 	int i;
@@ -755,7 +755,7 @@ static void test_msgzc_window_full(void **state)
 
 static void test_auto_threshold(void **state)
 {
-	struct zc_tx_opts o = {.zc_threshold = 1000};
+	struct zc_tx_opts o = { .zc_threshold = 1000 };
 	struct zc_tx *tx = make(ZC_TX_AUTO, &o);
 	struct zc_completion c[4];
 	struct zc_tx_stats st;
@@ -781,7 +781,7 @@ static void test_auto_threshold(void **state)
  * again; a COPIED notification of an earlier epoch does not count. */
 static void test_auto_backoff_and_retry(void **state)
 {
-	struct zc_tx_opts o = {.zc_threshold = 100, .retry_after = 2};
+	struct zc_tx_opts o = { .zc_threshold = 100, .retry_after = 2 };
 	struct zc_tx *tx = make(ZC_TX_AUTO, &o);
 	struct zc_completion c[8];
 	struct zc_tx_stats st;
@@ -841,7 +841,7 @@ static void test_forced_msgzc_ignores_copied(void **state)
 
 static void test_so_zerocopy_refused(void **state)
 {
-	struct zc_tx_opts o = {.backend = ZC_TX_MSG_ZEROCOPY};
+	struct zc_tx_opts o = { .backend = ZC_TX_MSG_ZEROCOPY };
 	struct zc_tx_stats st;
 	struct zc_tx *tx;
 

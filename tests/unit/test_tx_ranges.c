@@ -78,7 +78,7 @@ static void test_init_rejects(void **state)
 static void test_in_order_singles(void **state)
 {
 	struct zc__tx_ranges r;
-	const uint32_t want[] = {0, 1, 2};
+	const uint32_t want[] = { 0, 1, 2 };
 
 	assert_int_equal(zc__tx_ranges_init(&r, 8, 0), 0);
 	add(&r, 3);
@@ -99,7 +99,7 @@ static void test_in_order_singles(void **state)
 static void test_coalesced(void **state)
 {
 	struct zc__tx_ranges r;
-	uint32_t want[6] = {0, 1, 2, 3, 4, 5};
+	uint32_t want[6] = { 0, 1, 2, 3, 4, 5 };
 
 	assert_int_equal(zc__tx_ranges_init(&r, 8, 0), 0);
 	add(&r, 6);
@@ -116,8 +116,8 @@ static void test_coalesced(void **state)
 static void test_out_of_order_gap(void **state)
 {
 	struct zc__tx_ranges r;
-	const uint32_t first[] = {3, 4}, second[] = {0, 1, 2};
-	const uint32_t third[] = {5};
+	const uint32_t first[] = { 3, 4 }, second[] = { 0, 1, 2 };
+	const uint32_t third[] = { 5 };
 
 	assert_int_equal(zc__tx_ranges_init(&r, 8, 0), 0);
 	add(&r, 6);
@@ -163,7 +163,7 @@ static void test_reverse_order(void **state)
 static void test_wrap(void **state)
 {
 	struct zc__tx_ranges r;
-	const uint32_t want[] = {0xfffffffeu, 0xffffffffu, 0, 1};
+	const uint32_t want[] = { 0xfffffffeu, 0xffffffffu, 0, 1 };
 
 	assert_int_equal(zc__tx_ranges_init(&r, 8, 0xfffffffeu), 0);
 	add(&r, 4);
@@ -181,7 +181,7 @@ static void test_wrap(void **state)
 static void test_wrap_out_of_order(void **state)
 {
 	struct zc__tx_ranges r;
-	const uint32_t a[] = {0, 1}, b[] = {0xfffffffeu, 0xffffffffu};
+	const uint32_t a[] = { 0, 1 }, b[] = { 0xfffffffeu, 0xffffffffu };
 
 	assert_int_equal(zc__tx_ranges_init(&r, 8, 0xfffffffeu), 0);
 	add(&r, 4);
@@ -224,7 +224,7 @@ static void test_long_run_across_wrap(void **state)
 static void test_duplicates(void **state)
 {
 	struct zc__tx_ranges r;
-	const uint32_t one[] = {1}, zero[] = {0};
+	const uint32_t one[] = { 1 }, zero[] = { 0 };
 
 	assert_int_equal(zc__tx_ranges_init(&r, 8, 0), 0);
 	add(&r, 3);
@@ -249,7 +249,7 @@ static void test_duplicates(void **state)
 static void test_unknown_ids(void **state)
 {
 	struct zc__tx_ranges r;
-	const uint32_t want[] = {2, 3};
+	const uint32_t want[] = { 2, 3 };
 
 	assert_int_equal(zc__tx_ranges_init(&r, 8, 0), 0);
 	add(&r, 4);
