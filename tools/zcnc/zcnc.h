@@ -27,49 +27,49 @@
 #define ZCNC_EXIT_SIGINT 130
 
 struct zcnc_cfg {
-  bool listen;      /* -l: accept one connection */
-  bool send;        /* this side sends stdin, else receives */
-  int family;       /* AF_UNSPEC, AF_INET or AF_INET6 */
-  const char *host; /* connect: the peer; listen: bind address */
-  const char *port;
-  const char *source; /* -s: local address to bind */
-  int rx_mode;        /* enum zc_rx_mode */
-  int tx_backend;     /* enum zc_tx_backend */
-  bool json;          /* -J: JSON summary on stderr */
-  bool quiet;         /* -q: no summary, no progress */
-  bool progress;      /* progress line: stderr is a terminal */
-  size_t buf_size;    /* send: bytes per buffer */
-  unsigned int nbufs; /* send: buffers in the ring */
+	bool listen;	  /* -l: accept one connection */
+	bool send;	  /* this side sends stdin, else receives */
+	int family;	  /* AF_UNSPEC, AF_INET or AF_INET6 */
+	const char *host; /* connect: the peer; listen: bind address */
+	const char *port;
+	const char *source; /* -s: local address to bind */
+	int rx_mode;	    /* enum zc_rx_mode */
+	int tx_backend;	    /* enum zc_tx_backend */
+	bool json;	    /* -J: JSON summary on stderr */
+	bool quiet;	    /* -q: no summary, no progress */
+	bool progress;	    /* progress line: stderr is a terminal */
+	size_t buf_size;    /* send: bytes per buffer */
+	unsigned int nbufs; /* send: buffers in the ring */
 };
 
 struct zcnc_result {
-  const char *role; /* "sender" or "receiver" */
-  char local[96];   /* "addr port" of both ends, numeric */
-  char peer[96];
-  uint64_t bytes; /* received and written, or read and sent */
-  /* Bytes this side moved without a copy: pages mapped by the
-   * receiver, or sent without the kernel copying. The rest: copied. */
-  uint64_t mapped;
-  uint64_t copied;
-  int64_t size;          /* bytes expected (sender, regular file),
-                          * else -1 */
-  double start;          /* monotonic seconds: connection ready */
-  double seconds;        /* transfer time */
-  uint64_t peer_ignored; /* sender: bytes the peer sent, dropped */
-  bool connected;
-  bool interrupted; /* SIGINT */
-  int exit_code;
-  char error[256]; /* "context: reason", empty when none */
+	const char *role; /* "sender" or "receiver" */
+	char local[96];	  /* "addr port" of both ends, numeric */
+	char peer[96];
+	uint64_t bytes; /* received and written, or read and sent */
+	/* Bytes this side moved without a copy: pages mapped by the
+	 * receiver, or sent without the kernel copying. The rest: copied. */
+	uint64_t mapped;
+	uint64_t copied;
+	int64_t size;	       /* bytes expected (sender, regular file),
+				* else -1 */
+	double start;	       /* monotonic seconds: connection ready */
+	double seconds;	       /* transfer time */
+	uint64_t peer_ignored; /* sender: bytes the peer sent, dropped */
+	bool connected;
+	bool interrupted; /* SIGINT */
+	int exit_code;
+	char error[256]; /* "context: reason", empty when none */
 
-  bool have_rx;
-  int rx_mode_requested;
-  int rx_mode; /* what the engine ran at the end */
-  struct zc_rx_stats rx;
+	bool have_rx;
+	int rx_mode_requested;
+	int rx_mode; /* what the engine ran at the end */
+	struct zc_rx_stats rx;
 
-  bool have_tx;
-  int tx_backend_requested;
-  int tx_backend;
-  struct zc_tx_stats tx;
+	bool have_tx;
+	int tx_backend_requested;
+	int tx_backend;
+	struct zc_tx_stats tx;
 };
 
 extern volatile sig_atomic_t zcnc_interrupted;
@@ -86,7 +86,7 @@ double zcnc_now(void);
 /* Records "context: reason" as the run's error and returns code. */
 int zcnc_fail(struct zcnc_result *res, int code, const char *context, int err);
 void zcnc_progress(const struct zcnc_cfg *cfg, struct zcnc_result *res,
-                   bool final);
+		   bool final);
 void zcnc_summary(const struct zcnc_cfg *cfg, struct zcnc_result *res);
 /* Prints the error line ("zcnc: context: reason") unless there is none. */
 void zcnc_print_error(const struct zcnc_result *res);
