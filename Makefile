@@ -73,9 +73,15 @@ $(B)/tests/%: tests/integration/%.c $(wildcard tests/integration/*.h) $(STATIC_L
 	@mkdir -p $(dir $@)
 	$(CC) $(ZC_CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LIBS) -lpthread
 
-$(B)/zcnet.pc: zcnet.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+# The .pc file records the install paths: regenerate it on every run and
+# replace it only when PREFIX, LIBDIR or INCDIR changed its contents.
+$(B)/zcnet.pc: zcnet.pc.in Makefile FORCE
+	@mkdir -p $(B)
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+FORCE:
 
 tests: all $(UNIT_BINS) $(ITEST_BINS)
 
@@ -119,4 +125,4 @@ format:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps demo tests check install uninstall format clean
+.PHONY: FORCE all deps demo tests check install uninstall format clean

@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages zcnet needs to build and test, when they
 # are missing. Called by `make deps` (and so by `make demo` / `make check`).
 set -eu
-pkgs="gcc make libc6-dev liburing-dev libcmocka-dev pkg-config iproute2 jq"
+pkgs="gcc make libc6-dev liburing-dev libcmocka-dev pkg-config iproute2 jq
+      netcat-openbsd socat mandoc clang libclang-rt-14-dev"
 [ "${1:-}" = "--list" ] && { echo $pkgs; exit 0; }
 missing=
 for p in $pkgs; do
