@@ -101,8 +101,9 @@ int zc__tx_uring_init(struct zc_tx *tx)
 		if (ret == -ENOSYS || ret == -EPERM || ret == -EINVAL ||
 		    ret == -EOPNOTSUPP)
 			return -EOPNOTSUPP;
-		/* ENOMEM: mostly the ring's pages over RLIMIT_MEMLOCK (they
-		 * are charged to it since 6.13 without CAP_IPC_LOCK). */
+		/* ENOMEM: mostly the ring's own pages over RLIMIT_MEMLOCK:
+		 * this 6.18 kernel charges them without CAP_IPC_LOCK
+		 * (seen with a limit of 0; tests/integration/tx_enobufs). */
 		return ret;
 	}
 	tx->defer_taskrun = (p.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
