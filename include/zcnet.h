@@ -178,8 +178,9 @@ struct zc_rx;
 
 /*
  * Creates a receive handle on connected TCP socket fd. opts may be NULL.
- * Blocking or not follows the socket: on a blocking socket zc_rx_read()
- * waits for data, on a non-blocking one it returns -EAGAIN.
+ * Blocking or not follows the socket as it is now (O_NONBLOCK is read
+ * here, once): on a blocking socket zc_rx_read() waits for data, on a
+ * non-blocking one it returns -EAGAIN.
  * Sets SO_OOBINLINE on fd: mapped pages cannot skip an urgent byte the way
  * recv() does, so urgent bytes stay in the stream in every mode.
  * Returns 0 and sets *rxp, or -EINVAL (bad options, fd not a TCP socket),

@@ -39,6 +39,8 @@ struct zc__sys {
 		      off_t off);
 	int (*munmap)(void *addr, size_t len);
 	int (*madvise)(void *addr, size_t len, int advice);
+	/* The calling thread's CPU time in ns (auto mode's cost meter). */
+	unsigned long long (*thread_cpu_ns)(void);
 };
 
 extern struct zc__sys zc__sys;
@@ -46,8 +48,6 @@ extern struct zc__sys zc__sys;
 /* Restores zc__sys to the real system calls (for tests). */
 void zc__sys_reset(void);
 
-/* Thread CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID). */
-unsigned long long zc__thread_cpu_ns(void);
 
 /* True when every byte of the region is zero. */
 int zc__all_zero(const void *p, size_t len);

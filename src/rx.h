@@ -53,6 +53,8 @@ struct zc__rx_auto {
 	uint32_t exploring;
 	uint32_t epochs_left;	/* explore epochs still to run */
 	uint64_t epoch_bytes;	/* bytes in the current epoch */
+	uint32_t epoch_reads;	/* reads that got bytes, this epoch */
+	uint32_t exploit_reads_left;
 	uint64_t exploit_left;	/* bytes before exploring again */
 	uint64_t exploit_len;	/* length of the last exploit phase */
 	uint64_t cost_ns[3];	/* by mode, this exploration */
@@ -82,6 +84,7 @@ struct zc_rx {
 
 	uint32_t inq;		/* kernel's inq after the last call */
 	uint32_t inq_known;
+	uint32_t blocking;	/* fd had no O_NONBLOCK at create */
 	uint32_t skip_next;	/* unmappable bytes the kernel saw at the
 				 * head of the queue, not yet copied */
 	int pending_err;	/* socket error to return after the bytes */

@@ -6,7 +6,8 @@
  * a real NIC with cold data and header split, mapping saved 2.7x CPU per MB
  * (seed 002); in a VM on loopback or veth, where data is hot in cache and
  * page-table work is dear, mapping costs 12-40% more (KERNEL_NOTES). So we
- * measure. Exploration runs short epochs of each mode in turn and times
+ * measure. Exploration runs short epochs of each mode in turn (4 MiB or 64
+ * reads) and times
  * the receiving thread's CPU (CLOCK_THREAD_CPUTIME_ID) from one read to the
  * next, which charges each mode with its syscalls, zaps, TLB misses when
  * the caller touches the data, and stragglers. The cheaper mode then runs
@@ -17,16 +18,23 @@
 #include "internal.h"
 #include "rx.h"
 
+/* An epoch ends after EPOCH_BYTES or EPOCH_READS reads, whichever comes
+ * first, so a connection carrying small messages decides as soon as one
+ * carrying a bulk stream (100 connections of 4 KiB requests never got
+ * through 4 MiB epochs in a benchmark's run). Exploit phases likewise. */
 #define EPOCH_BYTES	(4ull << 20)	/* per mode per round */
+#define EPOCH_READS	64u
 #define EXPLORE_EPOCHS	6u		/* Z C Z C Z C */
 #define EXPLOIT_MIN	(256ull << 20)
 #define EXPLOIT_MAX	(16ull << 30)
+#define EXPLOIT_READS_PER_MIB 16u	/* EXPLOIT_MIN is 4096 reads */
 
 static void start_exploring(struct zc__rx_auto *au)
 {
 	au->exploring = 1;
 	au->epochs_left = EXPLORE_EPOCHS;
 	au->epoch_bytes = 0;
+	au->epoch_reads = 0;
 	au->cost_ns[ZC_RX_ZEROCOPY] = au->cost_ns[ZC_RX_COPY] = 0;
 	au->bytes[ZC_RX_ZEROCOPY] = au->bytes[ZC_RX_COPY] = 0;
 	au->mapped = 0;
@@ -77,6 +85,7 @@ static void decide(struct zc_rx *rx)
 		au->exploit_len = EXPLOIT_MIN;
 	au->winner = winner;
 	au->exploit_left = au->exploit_len;
+	au->exploit_reads_left = (au->exploit_len >> 20) * EXPLOIT_READS_PER_MIB;
 	au->exploring = 0;
 	set_mode(rx, winner);
 }
@@ -88,7 +97,7 @@ int zc__rx_auto_before(struct zc_rx *rx)
 
 	if (!au->active || !au->exploring)
 		return (int)rx->mode;
-	now = zc__thread_cpu_ns();
+	now = zc__sys.thread_cpu_ns();
 	if (au->last_mode >= 0 && now >= au->last_cpu) {
 		au->cost_ns[au->last_mode] += now - au->last_cpu;
 		au->bytes[au->last_mode] += au->last_bytes;
@@ -108,7 +117,9 @@ void zc__rx_auto_after(struct zc_rx *rx, int mode, const struct zc_view *v)
 	if (!au->exploring) {
 		au->exploit_left = au->exploit_left > n ? au->exploit_left - n
 							: 0;
-		if (!au->exploit_left) {
+		if (n && au->exploit_reads_left)
+			au->exploit_reads_left--;
+		if (!au->exploit_left || !au->exploit_reads_left) {
 			start_exploring(au);
 			set_mode(rx, ZC_RX_ZEROCOPY);
 		}
@@ -122,9 +133,11 @@ void zc__rx_auto_after(struct zc_rx *rx, int mode, const struct zc_view *v)
 		au->last_bytes = n;
 	}
 	au->epoch_bytes += n;
-	if (au->epoch_bytes < EPOCH_BYTES)
+	au->epoch_reads += !!n;
+	if (au->epoch_bytes < EPOCH_BYTES && au->epoch_reads < EPOCH_READS)
 		return;
 	au->epoch_bytes = 0;
+	au->epoch_reads = 0;
 	if (--au->epochs_left) {
 		set_mode(rx, mode == ZC_RX_ZEROCOPY ? ZC_RX_COPY
 						    : ZC_RX_ZEROCOPY);

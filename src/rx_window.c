@@ -41,17 +41,20 @@ void zc__rx_zap(struct zc__rx_window *w, uint8_t *addr, size_t len,
 	(*zaps)++;
 }
 
-/* ZAP_BATCH: zaps the run of released, still-mapped slots that starts at
- * slot i with one madvise, so one TLB flush covers several views. */
+/* ZAP_BATCH: zaps the run of released slots that starts at slot i with one
+ * madvise, so one TLB flush covers several views. The run goes on across
+ * released slots with nothing mapped (views of copied bytes, such as
+ * message headers between payloads) and ends at the last mapped one. */
 static void zap_run(struct zc__rx_window *w, uint32_t i, uint64_t *zaps)
 {
-	uint32_t j = i;
+	uint32_t j;
 	size_t len = 0;
 
-	while (j < w->nslots && !w->slots[j].held && w->slots[j].mapped) {
+	for (j = i; j < w->nslots && !w->slots[j].held; j++) {
+		if (!w->slots[j].mapped)
+			continue;
 		len = (size_t)(j - i) * w->slot_size + w->slots[j].mapped;
 		w->slots[j].mapped = 0;
-		j++;
 	}
 	zc__rx_zap(w, zc__rx_slot_window(w, i), len, zaps);
 }

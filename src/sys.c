@@ -6,12 +6,22 @@
 
 #include "internal.h"
 
+/* Thread CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID). */
+static unsigned long long thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (unsigned long long)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 #define ZC__SYS_REAL                                                           \
 	{                                                                      \
 		.getsockopt = getsockopt, .setsockopt = setsockopt,            \
 		.recv = recv, .sendmsg = sendmsg, .recvmsg = recvmsg,          \
 		.poll = poll, .mmap = mmap, .munmap = munmap,                  \
-		.madvise = madvise,                                            \
+		.madvise = madvise, .thread_cpu_ns = thread_cpu_ns,            \
 	}
 
 /* A macro, not a const object: clang does not take one as a static
@@ -25,14 +35,6 @@ void zc__sys_reset(void)
 	zc__sys = real;
 }
 
-unsigned long long zc__thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
-		return 0;
-	return (unsigned long long)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 int zc__all_zero(const void *p, size_t len)
 {

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Auto receive mode's decisions (src/rx_auto.c), with the thread CPU clock
+ * faked: each simulated read charges a cost per byte that depends on the
+ * mode it ran in, and the test checks which mode auto settles on, when it
+ * looks again, and that it never picks zero-copy for data that does not
+ * map.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "rx.h"
+
+static unsigned long long fake_now;
+
+static unsigned long long fake_clock(void)
+{
+	return fake_now;
+}
+
+struct sim {
+	double ns_per_byte[3]; /* by mode */
+	double mapped_share;   /* of zero-copy reads */
+	uint64_t read_size;
+	uint64_t zc_bytes, copy_bytes;
+};
+
+static struct zc_rx *new_auto_rx(void)
+{
+	struct zc_rx *rx = calloc(1, sizeof(*rx));
+
+	assert_non_null(rx);
+	rx->requested_mode = ZC_RX_AUTO;
+	rx->features = ZC_PROBE_RX_ZEROCOPY;
+	rx->mode = ZC_RX_ZEROCOPY;
+	zc__rx_auto_init(rx);
+	return rx;
+}
+
+/* One read as zc_rx_read() does it: ask for the mode, "read", charge the
+ * caller's time until the next read to the clock, account. */
+static void sim_read(struct zc_rx *rx, struct sim *s)
+{
+	struct zc_view v = { 0 };
+	int mode = zc__rx_auto_before(rx);
+
+	v.len = s->read_size;
+	if (mode == ZC_RX_ZEROCOPY) {
+		v.mapped_len = (size_t)((double)v.len * s->mapped_share);
+		s->zc_bytes += v.len;
+	} else {
+		s->copy_bytes += v.len;
+	}
+	v.copied_len = v.len - v.mapped_len;
+	fake_now += (unsigned long long)(s->ns_per_byte[mode] *
+					 (double)v.len);
+	zc__rx_auto_after(rx, mode, &v);
+}
+
+static void run(struct zc_rx *rx, struct sim *s, uint64_t bytes)
+{
+	uint64_t done;
+
+	for (done = 0; done < bytes; done += s->read_size)
+		sim_read(rx, s);
+}
+
+static int setup(void **state)
+{
+	zc__sys.thread_cpu_ns = fake_clock;
+	fake_now = 1000;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	zc__sys_reset();
+	return 0;
+}
+
+static void test_picks_cheaper_zerocopy(void **state)
+{
+	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 }, .mapped_share = 1,
+			 .read_size = 512 << 10 };
+	struct zc_rx *rx = new_auto_rx();
+
+	run(rx, &s, 200ull << 20);
+	assert_int_equal(rx->mode, ZC_RX_ZEROCOPY);
+	/* Exploring copy cost 12 MiB of 200: no more. */
+	assert_true(s.copy_bytes <= (12ull << 20) + s.read_size);
+	free(rx);
+}
+
+static void test_picks_cheaper_copy(void **state)
+{
+	struct sim s = { .ns_per_byte = { 0, 0.5, 0.3 }, .mapped_share = 1,
+			 .read_size = 512 << 10 };
+	struct zc_rx *rx = new_auto_rx();
+
+	run(rx, &s, 200ull << 20);
+	assert_int_equal(rx->mode, ZC_RX_COPY);
+	assert_true(rx->st.mode_switches >= 1);
+	assert_true(s.zc_bytes <= (12ull << 20) + s.read_size);
+	free(rx);
+}
+
+/* Data that does not map only goes through the copybuf in zero-copy mode:
+ * copy wins even when the clock says zero-copy was a little cheaper. */
+static void test_unmappable_data_means_copy(void **state)
+{
+	struct sim s = { .ns_per_byte = { 0, 0.29, 0.3 }, .mapped_share = 0,
+			 .read_size = 64 << 10 };
+	struct zc_rx *rx = new_auto_rx();
+
+	run(rx, &s, 64ull << 20);
+	assert_int_equal(rx->mode, ZC_RX_COPY);
+	free(rx);
+}
+
+/* Small reads decide by read count, not after megabytes per epoch. */
+static void test_small_reads_decide(void **state)
+{
+	struct sim s = { .ns_per_byte = { 0, 2.0, 1.0 }, .mapped_share = 1,
+			 .read_size = 4096 };
+	struct zc_rx *rx = new_auto_rx();
+
+	/* 6 epochs of 64 reads = 384 reads = 1.5 MiB. */
+	run(rx, &s, 400 * 4096);
+	assert_int_equal(rx->au.exploring, 0);
+	assert_int_equal(rx->mode, ZC_RX_COPY);
+	free(rx);
+}
+
+/* Costs change (another sender, another path): auto notices at its next
+ * exploration and switches. */
+static void test_reexplores_and_follows_change(void **state)
+{
+	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 }, .mapped_share = 1,
+			 .read_size = 512 << 10 };
+	struct zc_rx *rx = new_auto_rx();
+
+	run(rx, &s, 100ull << 20);
+	assert_int_equal(rx->mode, ZC_RX_ZEROCOPY);
+	s.ns_per_byte[ZC_RX_ZEROCOPY] = 0.9;
+	/* The first exploit phase is 256 MiB. */
+	run(rx, &s, 300ull << 20);
+	assert_int_equal(rx->mode, ZC_RX_COPY);
+	free(rx);
+}
+
+/* A choice that keeps winning is checked less and less often. */
+static void test_exploit_grows(void **state)
+{
+	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 }, .mapped_share = 1,
+			 .read_size = 1 << 20 };
+	struct zc_rx *rx = new_auto_rx();
+
+	run(rx, &s, 1ull << 30);
+	assert_true(rx->au.exploit_len >= (512ull << 20));
+	assert_int_equal(rx->mode, ZC_RX_ZEROCOPY);
+	free(rx);
+}
+
+/* A kernel without receive zero-copy: auto is plain copy, never explores. */
+static void test_no_kernel_support(void **state)
+{
+	struct sim s = { .ns_per_byte = { 0, 0.1, 0.5 }, .mapped_share = 1,
+			 .read_size = 512 << 10 };
+	struct zc_rx *rx = calloc(1, sizeof(*rx));
+
+	rx->requested_mode = ZC_RX_AUTO;
+	rx->mode = ZC_RX_COPY;
+	zc__rx_auto_init(rx);
+	run(rx, &s, 64ull << 20);
+	assert_int_equal(rx->mode, ZC_RX_COPY);
+	assert_int_equal(s.zc_bytes, 0);
+	free(rx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_picks_cheaper_zerocopy,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_picks_cheaper_copy, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unmappable_data_means_copy,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_reads_decide, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_reexplores_and_follows_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exploit_grows, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_no_kernel_support, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
