@@ -171,7 +171,11 @@ struct zc_rx_stats {
 	/* Why bytes were not mapped (counted once per occurrence). */
 	uint64_t skip_hints;		/* kernel said: next bytes unmappable */
 	uint64_t small_queue;		/* queue below one page or copybuf */
-	uint64_t reserved[5];
+	/* Auto mode's last measurement: the receiving thread's CPU per MiB
+	 * in each mode (0 until auto has decided once). */
+	uint64_t auto_zerocopy_ns_per_mib;
+	uint64_t auto_copy_ns_per_mib;
+	uint64_t reserved[3];
 };
 
 struct zc_rx;

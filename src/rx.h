@@ -45,24 +45,28 @@ struct zc_rx_pool {
 	uint32_t copybuf_size;
 };
 
-/* Auto mode: alternate short epochs of each mode, measure the receiving
- * thread's CPU per byte, then use the cheaper one for a while and measure
- * again (see rx_auto.c). */
+/* Auto mode (rx_auto.c): alternate short epochs of each mode, keep one
+ * CPU cost per byte per epoch, compare medians, then run the cheaper mode
+ * for a while and measure again. */
+#define ZC__RX_AUTO_MAX_PAIRS 8u
+
 struct zc__rx_auto {
 	uint32_t active;
 	uint32_t exploring;
-	uint32_t epochs_left;	/* explore epochs still to run */
-	uint64_t epoch_bytes;	/* bytes in the current epoch */
+	uint32_t pairs;		/* epoch pairs done, warm-up included */
+	uint32_t nsamples[3];	/* by mode */
+	uint64_t sample[3][ZC__RX_AUTO_MAX_PAIRS]; /* ns per MiB */
+	uint64_t epoch_bytes;	/* this epoch */
 	uint32_t epoch_reads;	/* reads that got bytes, this epoch */
-	uint32_t exploit_reads_left;
+	uint64_t epoch_cost;	/* ns charged to this epoch */
+	uint64_t epoch_mapped;
+	uint64_t mapped;	/* measured zero-copy epochs: bytes mapped */
+	uint64_t explored;	/* ... and bytes read */
 	uint64_t exploit_left;	/* bytes before exploring again */
+	uint32_t exploit_reads_left;
 	uint64_t exploit_len;	/* length of the last exploit phase */
-	uint64_t cost_ns[3];	/* by mode, this exploration */
-	uint64_t bytes[3];
-	uint64_t mapped;	/* bytes mapped, this exploration */
 	unsigned long long last_cpu;
 	int last_mode;		/* mode of the read being timed, or -1 */
-	uint64_t last_bytes;
 	int winner;
 };
 

@@ -5,26 +5,36 @@
  * Which is cheaper depends on the machine, not on the kernel's features: on
  * a real NIC with cold data and header split, mapping saved 2.7x CPU per MB
  * (seed 002); in a VM on loopback or veth, where data is hot in cache and
- * page-table work is dear, mapping costs 12-40% more (KERNEL_NOTES). So we
- * measure. Exploration runs short epochs of each mode in turn (4 MiB or 64
- * reads) and times
- * the receiving thread's CPU (CLOCK_THREAD_CPUTIME_ID) from one read to the
- * next, which charges each mode with its syscalls, zaps, TLB misses when
- * the caller touches the data, and stragglers. The cheaper mode then runs
- * for an exploit phase that doubles while the choice holds, so the cost of
- * trying the worse mode shrinks on long streams, and conditions that change
- * (another sender, another path) are noticed.
+ * page-table work is dear, it can cost more (KERNEL_NOTES), and which wins
+ * changes with the read size. So we measure: the receiving thread's CPU
+ * time (CLOCK_THREAD_CPUTIME_ID) from one read to the next, which charges
+ * each mode with its system calls, zaps, the TLB misses when the caller
+ * touches the data, and stragglers.
+ *
+ * Exploring runs short epochs of each mode in turn (1 MiB or 16 reads,
+ * whichever comes first) and keeps one cost per byte per epoch. The first
+ * pair is a warm-up and is dropped: a connection starts in TCP slow start
+ * with short queues, which made the first epochs cost several times the
+ * steady state. Modes are compared by their median epoch, so one epoch
+ * that caught softirq work or a hypervisor stall cannot swing the choice.
+ * The cost of trying the worse mode grows with the gap between the two,
+ * and the number of samples needed shrinks with it, so exploring stops as
+ * soon as the gap is clear (MIN_PAIRS measured pairs and a 25% gap), and
+ * goes on to MAX_PAIRS only when the modes are close, when trying the
+ * worse one costs little.
+ *
+ * The cheaper mode then runs for an exploit phase (256 MiB or 4096 reads)
+ * that doubles while the choice holds, after which auto measures again, so
+ * a change of conditions (another sender, another path) is noticed.
  */
 #include "internal.h"
 #include "rx.h"
 
-/* An epoch ends after EPOCH_BYTES or EPOCH_READS reads, whichever comes
- * first, so a connection carrying small messages decides as soon as one
- * carrying a bulk stream (100 connections of 4 KiB requests never got
- * through 4 MiB epochs in a benchmark's run). Exploit phases likewise. */
-#define EPOCH_BYTES	(4ull << 20)	/* per mode per round */
-#define EPOCH_READS	64u
-#define EXPLORE_EPOCHS	6u		/* Z C Z C Z C */
+#define EPOCH_BYTES	(1ull << 20)
+#define EPOCH_READS	16u
+#define WARMUP_PAIRS	1u	/* dropped */
+#define MIN_PAIRS	3u	/* measured pairs before a clear gap counts */
+#define CLEAR_GAP_PCT	25u
 #define EXPLOIT_MIN	(256ull << 20)
 #define EXPLOIT_MAX	(16ull << 30)
 #define EXPLOIT_READS_PER_MIB 16u	/* EXPLOIT_MIN is 4096 reads */
@@ -32,12 +42,13 @@
 static void start_exploring(struct zc__rx_auto *au)
 {
 	au->exploring = 1;
-	au->epochs_left = EXPLORE_EPOCHS;
+	au->pairs = 0;
+	au->nsamples[ZC_RX_ZEROCOPY] = au->nsamples[ZC_RX_COPY] = 0;
 	au->epoch_bytes = 0;
 	au->epoch_reads = 0;
-	au->cost_ns[ZC_RX_ZEROCOPY] = au->cost_ns[ZC_RX_COPY] = 0;
-	au->bytes[ZC_RX_ZEROCOPY] = au->bytes[ZC_RX_COPY] = 0;
-	au->mapped = 0;
+	au->epoch_cost = 0;
+	au->epoch_mapped = 0;
+	au->mapped = au->explored = 0;
 	au->last_mode = -1;
 }
 
@@ -61,21 +72,25 @@ static void set_mode(struct zc_rx *rx, int mode)
 	}
 }
 
-static void decide(struct zc_rx *rx)
+static uint64_t median(const uint64_t *v, unsigned int n)
+{
+	uint64_t s[ZC__RX_AUTO_MAX_PAIRS], t;
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++)
+		s[i] = v[i];
+	for (i = 1; i < n; i++)
+		for (j = i; j && s[j - 1] > s[j]; j--) {
+			t = s[j];
+			s[j] = s[j - 1];
+			s[j - 1] = t;
+		}
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static void exploit(struct zc_rx *rx, int winner)
 {
 	struct zc__rx_auto *au = &rx->au;
-	/* Compare cost per byte without division: a/b < c/d. */
-	unsigned __int128 zc = (unsigned __int128)au->cost_ns[ZC_RX_ZEROCOPY] *
-			       au->bytes[ZC_RX_COPY];
-	unsigned __int128 cp = (unsigned __int128)au->cost_ns[ZC_RX_COPY] *
-			       au->bytes[ZC_RX_ZEROCOPY];
-	int winner = zc <= cp ? ZC_RX_ZEROCOPY : ZC_RX_COPY;
-
-	/* Zero-copy epochs that mapped almost nothing (a plain sender, an
-	 * unaligned MTU) only copied through the copybuf in smaller pieces
-	 * than a copy read takes: nothing to gain, whatever the timing said. */
-	if (au->mapped * 8 < au->bytes[ZC_RX_ZEROCOPY])
-		winner = ZC_RX_COPY;
 
 	if (winner == au->winner && au->exploit_len)
 		au->exploit_len = au->exploit_len * 2 > EXPLOIT_MAX
@@ -85,9 +100,67 @@ static void decide(struct zc_rx *rx)
 		au->exploit_len = EXPLOIT_MIN;
 	au->winner = winner;
 	au->exploit_left = au->exploit_len;
-	au->exploit_reads_left = (au->exploit_len >> 20) * EXPLOIT_READS_PER_MIB;
+	au->exploit_reads_left =
+		(uint32_t)((au->exploit_len >> 20) * EXPLOIT_READS_PER_MIB);
 	au->exploring = 0;
 	set_mode(rx, winner);
+}
+
+/* After each measured pair: decide when the gap is clear or samples are
+ * all we will take. Returns 1 when it decided. */
+static int maybe_decide(struct zc_rx *rx)
+{
+	struct zc__rx_auto *au = &rx->au;
+	unsigned int n = au->nsamples[ZC_RX_COPY];
+	uint64_t zc, cp, lo, hi;
+	int winner;
+
+	if (n < MIN_PAIRS)
+		return 0;
+	zc = median(au->sample[ZC_RX_ZEROCOPY], n);
+	cp = median(au->sample[ZC_RX_COPY], n);
+	lo = zc < cp ? zc : cp;
+	hi = zc < cp ? cp : zc;
+	if (n < ZC__RX_AUTO_MAX_PAIRS && hi * 100 < lo * (100 + CLEAR_GAP_PCT))
+		return 0;
+	rx->st.auto_zerocopy_ns_per_mib = zc;
+	rx->st.auto_copy_ns_per_mib = cp;
+	winner = zc <= cp ? ZC_RX_ZEROCOPY : ZC_RX_COPY;
+	/* Zero-copy epochs that mapped almost nothing (a plain sender, an
+	 * unaligned MTU) only copied through the copybuf in smaller pieces
+	 * than a copy read takes: nothing to gain, whatever the timing said. */
+	if (au->mapped * 8 < au->explored)
+		winner = ZC_RX_COPY;
+	exploit(rx, winner);
+	return 1;
+}
+
+/* Closes the epoch that just ended, whose reads are all charged now. */
+static void end_epoch(struct zc_rx *rx)
+{
+	struct zc__rx_auto *au = &rx->au;
+	int mode = (int)rx->mode;
+
+	if (au->pairs >= WARMUP_PAIRS && au->epoch_bytes) {
+		au->sample[mode][au->nsamples[mode]++] =
+			(uint64_t)((unsigned __int128)au->epoch_cost *
+				   (1u << 20) / au->epoch_bytes);
+		if (mode == ZC_RX_ZEROCOPY) {
+			au->mapped += au->epoch_mapped;
+			au->explored += au->epoch_bytes;
+		}
+	}
+	au->epoch_bytes = 0;
+	au->epoch_reads = 0;
+	au->epoch_cost = 0;
+	au->epoch_mapped = 0;
+	/* Epochs go zero-copy, copy, zero-copy, ...: a pair ends on copy. */
+	if (mode == ZC_RX_COPY) {
+		au->pairs++;
+		if (au->pairs > WARMUP_PAIRS && maybe_decide(rx))
+			return;
+	}
+	set_mode(rx, mode == ZC_RX_ZEROCOPY ? ZC_RX_COPY : ZC_RX_ZEROCOPY);
 }
 
 int zc__rx_auto_before(struct zc_rx *rx)
@@ -98,12 +171,13 @@ int zc__rx_auto_before(struct zc_rx *rx)
 	if (!au->active || !au->exploring)
 		return (int)rx->mode;
 	now = zc__sys.thread_cpu_ns();
-	if (au->last_mode >= 0 && now >= au->last_cpu) {
-		au->cost_ns[au->last_mode] += now - au->last_cpu;
-		au->bytes[au->last_mode] += au->last_bytes;
-	}
+	/* Charge the time since the last read to that read's epoch. */
+	if (au->last_mode >= 0 && now >= au->last_cpu)
+		au->epoch_cost += now - au->last_cpu;
 	au->last_cpu = now;
 	au->last_mode = -1;
+	if (au->epoch_bytes >= EPOCH_BYTES || au->epoch_reads >= EPOCH_READS)
+		end_epoch(rx);
 	return (int)rx->mode;
 }
 
@@ -125,26 +199,11 @@ void zc__rx_auto_after(struct zc_rx *rx, int mode, const struct zc_view *v)
 		}
 		return;
 	}
-	/* Time this read (and what the caller does with it) up to the next
-	 * read; reads that got nothing are not charged to either mode. */
-	if (n) {
-		au->mapped += v->mapped_len;
-		au->last_mode = mode;
-		au->last_bytes = n;
-	}
+	/* Reads that got nothing are charged to no epoch. */
+	if (!n)
+		return;
+	au->last_mode = mode;
 	au->epoch_bytes += n;
-	au->epoch_reads += !!n;
-	if (au->epoch_bytes < EPOCH_BYTES && au->epoch_reads < EPOCH_READS)
-		return;
-	au->epoch_bytes = 0;
-	au->epoch_reads = 0;
-	if (--au->epochs_left) {
-		set_mode(rx, mode == ZC_RX_ZEROCOPY ? ZC_RX_COPY
-						    : ZC_RX_ZEROCOPY);
-		return;
-	}
-	/* The last epoch's final read is still untimed: it counts next
-	 * round. Decide on what was measured. */
-	au->last_mode = -1;
-	decide(rx);
+	au->epoch_reads++;
+	au->epoch_mapped += v->mapped_len;
 }
