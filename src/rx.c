@@ -279,10 +279,12 @@ static ssize_t read_zerocopy(struct zc_rx *rx, uint32_t slot,
 	int w;
 
 	for (;;) {
-		/* The last call said the queue was empty: on a blocking
-		 * socket, wait before asking again rather than spend a
-		 * call that finds nothing. */
-		if (rx->inq_known && rx->inq == 0 && rx->blocking) {
+		/* The last call said the queue was empty (with
+		 * ZC_RX_F_RCVLOWAT: shorter than a slot): on a blocking
+		 * socket, wait before asking again, rather than spend a
+		 * call that finds nothing or maps a sliver. poll() honours
+		 * SO_RCVLOWAT and wakes at the end of the stream too. */
+		if (rx->inq_known && rx->inq < rx->wait_below && rx->blocking) {
 			w = wait_readable(rx, -1);
 			if (w < 0)
 				return w;
@@ -491,9 +493,11 @@ ZC_API int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *o)
 		ret = -errno;
 		goto out_free;
 	}
+	rx->wait_below = 1;
 	if (o->flags & ZC_RX_F_RCVLOWAT) {
 		int lowat = (int)rx->win->slot_size;
 
+		rx->wait_below = rx->win->slot_size;
 		if (zc__sys.setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat,
 				       sizeof(lowat))) {
 			ret = -errno;

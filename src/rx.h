@@ -89,6 +89,7 @@ struct zc_rx {
 	uint32_t inq;		/* kernel's inq after the last call */
 	uint32_t inq_known;
 	uint32_t blocking;	/* fd had no O_NONBLOCK at create */
+	uint32_t wait_below;	/* blocking: poll first while inq < this */
 	uint32_t skip_next;	/* unmappable bytes the kernel saw at the
 				 * head of the queue, not yet copied */
 	int pending_err;	/* socket error to return after the bytes */
