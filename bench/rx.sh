@@ -9,9 +9,13 @@
 # reported, so machine noise hits every mode alike. Ratios, not absolute
 # numbers, are the result. Never asserts anything: this is not a test.
 #
-#   bench/rx.sh [-r ROUNDS] [-n BYTES] [-l "CHUNKS"] [-m "MODES"] [-V] [-o CSV]
+#   bench/rx.sh [-r ROUNDS] [-n BYTES] [-l "CHUNKS"] [-m "MODES"] [-V] [-P] [-o CSV]
 #     -V: receiver verifies every byte (the data is touched, as a real
 #         application would); default is --no-verify like tcp_mmap.
+#     -P: do not pin. By default the receiver runs on CPU 0 and the sender
+#         on CPU 1: unpinned, the receiving thread is charged the protocol
+#         work of whichever packets its CPU happens to process, and runs
+#         of one mode spread over 5x (46-277 usec/MB for raw, 1 MiB).
 #
 # Output: one CSV row per run (-o, default build/bench/rx.csv), then a
 # table of medians per chunk and mode with usec/MB relative to raw.
@@ -21,17 +25,19 @@ top=$(dirname "$here")
 . "$top/tests/lib/topology.sh"
 
 rounds=5 bytes=512M chunks="65536 262144 1048576 4194304" verify=--no-verify
+pin_rx="taskset -c 0" pin_tx="taskset -c 1"
 modes="raw zerocopy:batch zerocopy:each zerocopy:kernel auto copy"
 csv=$top/build/bench/rx.csv
-while getopts "r:n:l:m:Vo:" o; do
+while getopts "r:n:l:m:VPo:" o; do
 	case $o in
 	r) rounds=$OPTARG ;;
 	n) bytes=$OPTARG ;;
 	l) chunks=$OPTARG ;;
 	m) modes=$OPTARG ;;
 	V) verify= ;;
+	P) pin_rx= pin_tx= ;;
 	o) csv=$OPTARG ;;
-	*) echo "usage: bench/rx.sh [-r ROUNDS] [-n BYTES] [-l CHUNKS] [-m MODES] [-V] [-o CSV]" >&2
+	*) echo "usage: bench/rx.sh [-r ROUNDS] [-n BYTES] [-l CHUNKS] [-m MODES] [-V] [-P] [-o CSV]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -54,11 +60,11 @@ for r in $(seq "$rounds"); do
 			[ "$m" != "$rx" ] && zap=--zap=${m#*:}
 			port=$((port + 1))
 			out=$(mktemp)
-			in_a "$zcperf" -s -1 -p $port --rx="$rx" $zap -l "$chunk" \
+			in_a $pin_rx "$zcperf" -s -1 -p $port --rx="$rx" $zap -l "$chunk" \
 				$verify -J >"$out" &
 			spid=$!
 			sleep 0.2
-			in_b "$zcperf" -c "$ZC_A6" -p $port --tx=msg_zerocopy \
+			in_b $pin_tx "$zcperf" -c "$ZC_A6" -p $port --tx=msg_zerocopy \
 				-l "$chunk" -n "$bytes" >/dev/null
 			wait $spid
 			jq -r --arg m "$m" --arg c "$chunk" --arg r "$r" \
@@ -73,24 +79,29 @@ steal1=$(steal)
 hz=$(getconf CLK_TCK)
 
 echo "# bench/rx.sh: $rounds rounds x $bytes per run, veth MTU 4168," \
-     "MSG_ZEROCOPY sender, verify=${verify:-on}"
+     "MSG_ZEROCOPY sender, verify=${verify:-on}, pinned=${pin_rx:+yes}"
 echo "# $(uname -r), $(nproc) vCPUs, $(($(date +%s) - t0)) s," \
      "steal $(((steal1 - steal0) / hz)) s over the run"
+# Medians per chunk and mode; "vs raw" is the median of the ratios taken
+# within each round, so that drift between rounds (other load) cancels.
 awk -F, 'NR > 1 { k = $2 "," $1; n[k]++; u[k, n[k]] = $7; g[k, n[k]] = $8;
-		  mp[k] += $5; by[k] += $4 }
+		  mp[k] += $5; by[k] += $4; rd[k, n[k]] = $3
+		  if ($1 == "raw") raw[$2, $3] = $7 }
 	function med(a, k, c,   i, j, t, v) {
 		for (i = 1; i <= c; i++) v[i] = a[k, i]
 		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++)
 			if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
 		return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }
 	END {
-		printf "| chunk | mode | usec/MB (median) | vs raw | Gbit/s | %% mapped |\n"
+		printf "| chunk | mode | usec/MB (median) | vs raw (median of per-round ratios) | Gbit/s | %% mapped |\n"
 		printf "|---|---|---|---|---|---|\n"
-		for (k in n) { split(k, p, ","); um[k] = med(u, k, n[k]); gm[k] = med(g, k, n[k])
-			if (p[2] == "raw") raw[p[1]] = um[k] }
-		for (k in n) { split(k, p, ",")
-			rel = raw[p[1]] ? sprintf("%.2f", um[k] / raw[p[1]]) : "-"
+		for (k in n) { split(k, p, ","); c = 0
+			for (i = 1; i <= n[k]; i++)
+				if (raw[p[1], rd[k, i]] > 0)
+					r[k, ++c] = u[k, i] / raw[p[1], rd[k, i]]
+			rel = c ? sprintf("%.2f", med(r, k, c)) : "-"
 			printf "| %d KiB | %s | %.1f | %s | %.2f | %.2f |\n", p[1] / 1024,
-				p[2], um[k], rel, gm[k], 100 * mp[k] / by[k] }
+				p[2], med(u, k, n[k]), rel, med(g, k, n[k]),
+				100 * mp[k] / by[k] }
 	}' "$csv" | { read -r h; read -r s; echo "$h"; echo "$s"; sort -t'|' -k2,2n -k3,3; }
 echo "# raw CSV: $csv"
