@@ -41,6 +41,8 @@ static void fail_connect(const struct cfg *cfg, struct tx_conn *c)
 
 	snprintf(ctx, sizeof(ctx), "%s to %s port %u", c->error.context,
 		 cfg->host, cfg->port);
+	if (c->error.detail[0])
+		fatal_msg(ctx, c->error.detail);
 	fatal(ctx, c->error.err);
 }
 
@@ -66,6 +68,7 @@ int run_client(const struct cfg *cfg)
 		struct tx_conn *c = &conns[i];
 
 		c->fd = -1;
+		c->udp_fd = -1;
 		c->cfg = cfg;
 		c->start = &start;
 		c->planned = each + (i == 0 ? rest : 0);
@@ -73,6 +76,8 @@ int run_client(const struct cfg *cfg)
 		c->hdr.conn_index = i;
 		c->hdr.conn_count = n;
 		c->hdr.flags = cfg->verify ? WIRE_F_PATTERN : 0;
+		if (cfg->udp)
+			c->hdr.flags |= WIRE_F_UDP;
 		c->hdr.tx = (uint32_t)cfg->tx;
 		c->hdr.chunk = cfg->chunk;
 		c->hdr.planned_bytes = c->planned;
@@ -100,11 +105,19 @@ int run_client(const struct cfg *cfg)
 	if (!cfg->json) {
 		char a[32], b[32];
 
-		printf("Connecting to %s port %u: %u connection%s, tx %s, "
-		       "mss %u, write size %s, ",
+		printf("Connecting to %s port %u: %u connection%s, tx %s",
 		       cfg->host, cfg->port, n, n > 1 ? "s" : "",
-		       tx_kind_name(cfg->tx), conns[0].hdr.mss,
-		       fmt_iec(a, sizeof(a), cfg->chunk));
+		       tx_kind_name(cfg->tx));
+		if (cfg->reap_every)
+			printf(" (reap every %u)", cfg->reap_every);
+		if (cfg->zc_threshold)
+			printf(" (zero-copy from %s)",
+			       fmt_iec(b, sizeof(b), cfg->zc_threshold));
+		if (cfg->udp)
+			printf(", UDP datagrams of %u bytes, ", cfg->chunk);
+		else
+			printf(", mss %u, write size %s, ", conns[0].hdr.mss,
+			       fmt_iec(a, sizeof(a), cfg->chunk));
 		if (cfg->bytes)
 			printf("%s in all\n",
 			       fmt_iec(b, sizeof(b), (double)cfg->bytes));
@@ -136,9 +149,12 @@ int run_client(const struct cfg *cfg)
 	steal_sample(&s.steal1);
 	s.conns = conns;
 	rc = report_tx(&s);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (conns[i].fd >= 0)
 			close(conns[i].fd);
+		if (conns[i].udp_fd >= 0)
+			close(conns[i].udp_fd);
+	}
 	free(conns);
 	free(ticker.recs);
 	freeaddrinfo(res);

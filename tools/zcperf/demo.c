@@ -133,14 +133,14 @@ static void run_one(const struct cfg *base, int lfd,
 	int afd, r;
 
 	cfg.rx = mode;
-	cfg.tx = TX_MSG_ZEROCOPY;
+	cfg.tx = ZC_TX_MSG_ZEROCOPY;
 	tx.fd = -1;
 	tx.cfg = &cfg;
 	tx.planned = cfg.bytes;
 	tx.hdr.run_id = random_u64();
 	tx.hdr.conn_count = 1;
 	tx.hdr.flags = WIRE_F_PATTERN;
-	tx.hdr.tx = TX_MSG_ZEROCOPY;
+	tx.hdr.tx = ZC_TX_MSG_ZEROCOPY;
 	tx.hdr.chunk = cfg.chunk;
 	tx.hdr.planned_bytes = cfg.bytes;
 	if (tx_conn_connect(&tx, (const struct sockaddr *)addr, sizeof(*addr),
@@ -225,7 +225,7 @@ static void print_json(const struct cfg *cfg, const char *where,
 	json_obj_begin(&j, "start");
 	json_str(&j, "network", where);
 	json_u64(&j, "mss", DEMO_MSS);
-	json_str(&j, "tx_mode", tx_kind_name(TX_MSG_ZEROCOPY));
+	json_str(&j, "tx_mode", tx_kind_name(ZC_TX_MSG_ZEROCOPY));
 	json_u64(&j, "bytes_per_run", cfg->bytes);
 	json_u64(&j, "rounds", cfg->rounds);
 	json_obj_end(&j);

@@ -39,6 +39,8 @@ enum {
 	OPT_RX_WINDOW,
 	OPT_POOL_SLOTS,
 	OPT_MMAP_CHURN,
+	OPT_REAP_EVERY,
+	OPT_ZC_THRESHOLD,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +75,9 @@ static const struct option long_opts[] = {
 	{ "rx-window", required_argument, NULL, OPT_RX_WINDOW },
 	{ "pool-slots", required_argument, NULL, OPT_POOL_SLOTS },
 	{ "mmap-churn", no_argument, NULL, OPT_MMAP_CHURN },
+	{ "udp", no_argument, NULL, 'u' },
+	{ "reap-every", required_argument, NULL, OPT_REAP_EVERY },
+	{ "zc-threshold", required_argument, NULL, OPT_ZC_THRESHOLD },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -93,7 +98,6 @@ struct used {
 };
 
 static const char *const rx_names[] = { "auto", "zerocopy", "copy", "raw" };
-static const char *const tx_names[] = { "copy", "msg_zerocopy" };
 static const char *const rx_window_names[] = { "per-conn", "pool" };
 
 const char *rx_kind_name(int rx)
@@ -103,7 +107,9 @@ const char *rx_kind_name(int rx)
 
 const char *tx_kind_name(int tx)
 {
-	return tx >= 0 && tx < 2 ? tx_names[tx] : "?";
+	const char *name = zc_tx_backend_name(tx);
+
+	return name ? name : "?";
 }
 
 const char *rx_window_name(int w)
@@ -146,8 +152,24 @@ void print_help(FILE *f)
 	      "      --rcvlowat       SO_RCVLOWAT = slot size (default)\n"
 	      "      --no-rcvlowat    leave SO_RCVLOWAT alone\n"
 	      "\n"
-	      "Sender (-c HOST):\n"
-	      "      --tx MODE        copy (default) or msg_zerocopy\n"
+	      "Sender (-c HOST), through the library's send engine (zc_tx):\n"
+	      "      --tx MODE        copy (send(), the default), "
+	      "msg_zerocopy,\n"
+	      "                       uring (io_uring SEND), uring_zc "
+	      "(io_uring\n"
+	      "                       SEND_ZC) or auto (zero-copy from a "
+	      "threshold,\n"
+	      "                       copy while the kernel copies anyway)\n"
+	      "      --reap-every N   msg_zerocopy, auto: read completions "
+	      "after\n"
+	      "                       every N zero-copy sends (default 32)\n"
+	      "      --zc-threshold SIZE  auto: copy sends shorter than SIZE\n"
+	      "                       (default 32K)\n"
+	      "  -u, --udp            datagrams of -l bytes (default 61440, "
+	      "at most\n"
+	      "                       65507) over UDP; both sides; the "
+	      "receiver\n"
+	      "                       verifies each and reports loss\n"
 	      "  -n, --bytes SIZE     send SIZE bytes in all (K, M, G: KiB, "
 	      "MiB, GiB)\n"
 	      "  -t, --time SEC       send for SEC seconds (default 10)\n"
@@ -281,22 +303,72 @@ static void remember(struct used *u, unsigned int *nused, const char *name,
 	(*nused)++;
 }
 
+static bool was_used(const struct used *u, unsigned int nused, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < nused; i++)
+		if (!strcmp(u[i].name, name))
+			return true;
+	return false;
+}
+
+/* --reap-every sets how often the MSG_ZEROCOPY error queue is read (also
+ * under auto); --zc-threshold is auto's size below which it copies. */
+static void check_tx_options(const struct cfg *cfg, const struct used *u,
+			     unsigned int nused)
+{
+	if (was_used(u, nused, "--reap-every") && cfg->tx != ZC_TX_AUTO &&
+	    cfg->tx != ZC_TX_MSG_ZEROCOPY)
+		usage_error("--reap-every applies to --tx=msg_zerocopy and "
+			    "--tx=auto (io_uring's notifications are "
+			    "completion-ring entries)");
+	if (was_used(u, nused, "--zc-threshold") && cfg->tx != ZC_TX_AUTO)
+		usage_error("--zc-threshold applies to --tx=auto");
+}
+
+/* -u: datagrams of -l bytes from the sender; the receiver takes the size
+ * from the sender's header and has no TCP receive path to tune. */
+static void check_udp_options(struct cfg *cfg, const struct used *u,
+			      unsigned int nused, bool chunk_set)
+{
+	static const char *const tcp_only[] = {
+		"--mss",   "--rx",	 "--zap",	  "--copybuf",
+		"--slots", "--rcvlowat", "--no-rcvlowat",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(tcp_only) / sizeof(tcp_only[0]); i++)
+		if (was_used(u, nused, tcp_only[i]))
+			usage_error("%s is a TCP option: -u sends datagrams",
+				    tcp_only[i]);
+	if (cfg->cmd == CMD_SERVER && chunk_set)
+		usage_error("-l with -u is the sender's datagram size; the "
+			    "receiver takes it from the sender");
+	if (!chunk_set)
+		cfg->chunk = ZCPERF_UDP_DEFAULT_SIZE;
+	if (cfg->chunk < ZCPERF_UDP_MIN_SIZE ||
+	    cfg->chunk > ZCPERF_UDP_MAX_SIZE)
+		usage_error("-l: with -u the datagram size is %u to %u bytes",
+			    ZCPERF_UDP_MIN_SIZE, ZCPERF_UDP_MAX_SIZE);
+}
+
 void parse_options(struct cfg *cfg, int argc, char **argv)
 {
 	struct used used[64];
 	unsigned int nused = 0, i, role;
 	bool want_server = false, want_probe = false, want_demo = false;
 	bool want_help = false, want_version = false, parallel_set = false;
-	bool copybuf_set = false;
+	bool copybuf_set = false, chunk_set = false;
 	const char *client = NULL;
-	int c, zap;
+	int c, zap, tx;
 	long page;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->port = ZCPERF_DEFAULT_PORT;
 	cfg->family = AF_UNSPEC;
 	cfg->rx = RX_ZEROCOPY;
-	cfg->tx = TX_COPY;
+	cfg->tx = ZC_TX_COPY;
 	cfg->chunk = ZCPERF_DEFAULT_CHUNK;
 	cfg->parallel = 1;
 	cfg->verify = true;
@@ -309,7 +381,7 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 	cfg->rx_window = RXW_PER_CONN;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":sc:p:1l:n:t:P:i:J46h", long_opts,
+	while ((c = getopt_long(argc, argv, ":sc:p:1l:n:t:P:i:J46hu", long_opts,
 				NULL)) != -1) {
 		if (nused >= sizeof(used) / sizeof(used[0]))
 			usage_error("too many options");
@@ -333,6 +405,7 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 		case 'l':
 			cfg->chunk = (uint32_t)parse_size("-l", optarg, 1,
 							  ZCPERF_MAX_CHUNK);
+			chunk_set = true;
 			remember(used, &nused, "-l", FOR_ALL_NET);
 			break;
 		case 'n':
@@ -383,8 +456,31 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 			remember(used, &nused, "--rx", FOR_SERVER | FOR_RPC);
 			break;
 		case OPT_TX:
-			cfg->tx = parse_name("--tx", optarg, tx_names, 2);
+			tx = zc_tx_backend_parse(optarg);
+			if (tx < 0)
+				usage_error(
+					"invalid value for --tx: '%s' (copy, "
+					"msg_zerocopy, uring, uring_zc or "
+					"auto)",
+					optarg);
+			cfg->tx = tx;
 			remember(used, &nused, "--tx", FOR_CLIENT | FOR_RPC);
+			break;
+		case OPT_REAP_EVERY:
+			cfg->reap_every = (uint32_t)parse_size(
+				"--reap-every", optarg, 1, 65536);
+			remember(used, &nused, "--reap-every",
+				 FOR_CLIENT | FOR_RPC);
+			break;
+		case OPT_ZC_THRESHOLD:
+			cfg->zc_threshold = (uint32_t)parse_size(
+				"--zc-threshold", optarg, 1, UINT32_MAX);
+			remember(used, &nused, "--zc-threshold",
+				 FOR_CLIENT | FOR_RPC);
+			break;
+		case 'u':
+			cfg->udp = true;
+			remember(used, &nused, "-u", FOR_STREAM);
 			break;
 		case OPT_MSS:
 			/* TCP_MIN_MSS is 88; the kernel refuses less. */
@@ -570,13 +666,17 @@ void parse_options(struct cfg *cfg, int argc, char **argv)
 		cfg->copybuf = (uint32_t)page / 2;
 	if (cfg->rpc && cfg->cmd == CMD_CLIENT && cfg->threads > cfg->parallel)
 		usage_error("--threads: more threads than connections (-P)");
+	check_tx_options(cfg, used, nused);
+	if (cfg->udp)
+		check_udp_options(cfg, used, nused, chunk_set);
 	if (cfg->bytes && cfg->seconds > 0)
 		usage_error("-n and -t exclude each other");
 	if (cfg->cmd == CMD_CLIENT && !cfg->bytes && cfg->seconds <= 0)
 		cfg->seconds = ZCPERF_DEFAULT_SECONDS;
 	if (cfg->cmd == CMD_CLIENT && cfg->bytes && cfg->bytes < cfg->parallel)
 		usage_error("-n must give each of the -P connections a byte");
-	if ((cfg->cmd == CMD_SERVER || cfg->rpc) && cfg->chunk % page)
+	if ((cfg->cmd == CMD_SERVER || cfg->rpc) && !cfg->udp &&
+	    cfg->chunk % page)
 		usage_error("-l: the receiver's slot size must be a multiple "
 			    "of the page size (%ld)",
 			    page);

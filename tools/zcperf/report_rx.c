@@ -17,6 +17,8 @@
 
 struct rx_total {
 	uint64_t bytes, mapped, copybuf, read_bytes;
+	struct udp_result udp;
+	uint64_t udp_sent, udp_late;
 	double seconds;
 	struct cpu_use cpu;
 	struct zc_rx_stats st;
@@ -52,6 +54,8 @@ static void total_of(const struct rx_session *s, struct rx_total *t)
 
 		if (!c->started) {
 			t->verified = false;
+			if (c->error.err)
+				t->failed = true;
 			continue;
 		}
 		t->bytes += c->bytes;
@@ -63,6 +67,14 @@ static void total_of(const struct rx_session *s, struct rx_total *t)
 		t->cpu.vcsw += c->cpu.vcsw;
 		t->cpu.ivcsw += c->cpu.ivcsw;
 		rx_stats_add(&t->st, &c->st);
+		t->udp.datagrams += c->udp.datagrams;
+		t->udp.lost += c->udp.lost;
+		t->udp.duplicates += c->udp.duplicates;
+		t->udp.out_of_order += c->udp.out_of_order;
+		t->udp.corrupt += c->udp.corrupt;
+		t->udp.bytes += c->udp.bytes;
+		t->udp_sent += c->udp_sent;
+		t->udp_late += c->udp_late;
 		if (!c->verified)
 			t->verified = false;
 		if (c->error.err)
@@ -87,12 +99,13 @@ static unsigned int collect_warnings(const struct rx_session *s,
 {
 	const struct cfg *cfg = s->cfg;
 	long page = sysconf(_SC_PAGESIZE);
-	bool plain = false, unaligned = false;
+	bool unaligned = false;
+	int plain = -1; /* a sender's --tx that sends no zero-copy */
 	uint32_t mss = 0;
 	unsigned int n = 0, i;
 	char sz[32];
 
-	if (cfg->rx == RX_COPY || t->bytes < WARN_MIN_BYTES ||
+	if (cfg->udp || cfg->rx == RX_COPY || t->bytes < WARN_MIN_BYTES ||
 	    share(t->mapped, t->bytes) >= WARN_BELOW)
 		return 0;
 	if (page <= 0)
@@ -102,7 +115,9 @@ static unsigned int collect_warnings(const struct rx_session *s,
 
 		if (!c->started)
 			continue;
-		plain |= c->hdr.tx == TX_COPY;
+		if (c->hdr.tx != ZC_TX_MSG_ZEROCOPY &&
+		    c->hdr.tx != ZC_TX_URING_ZC)
+			plain = (int)c->hdr.tx;
 		if (c->hdr.mss % (uint32_t)page) {
 			unaligned = true;
 			mss = c->hdr.mss;
@@ -126,12 +141,19 @@ static unsigned int collect_warnings(const struct rx_session *s,
 				   "machine and chose it"
 				 : "runs copy epochs while it measures which "
 				   "mode is cheaper");
-	if (plain)
+	if (plain == ZC_TX_AUTO)
 		snprintf(w[n++], 320,
-			 "the sender used plain send(): over loopback and veth "
-			 "the kernel hands over mappable (order-0) pages only "
-			 "when the sender used MSG_ZEROCOPY (sender: "
-			 "--tx=msg_zerocopy)");
+			 "the sender ran --tx=auto, which sends by plain copy "
+			 "where the kernel copies zero-copy sends anyway (as "
+			 "over loopback and veth): such pages cannot be mapped "
+			 "(sender: --tx=msg_zerocopy)");
+	else if (plain >= 0)
+		snprintf(w[n++], 320,
+			 "the sender used --tx=%s: over loopback and veth the "
+			 "kernel hands over mappable (order-0) pages only when "
+			 "the sender sent zero-copy (sender: --tx=msg_zerocopy "
+			 "or uring_zc)",
+			 tx_kind_name(plain));
 	if (unaligned)
 		snprintf(
 			w[n++], 320,
@@ -212,6 +234,32 @@ static void print_main_line(const char *id, uint64_t bytes, uint64_t mapped,
 	print_cpu_line("\n", cpu, bytes);
 }
 
+/* -u: datagrams instead of mapped pages. */
+static void print_udp_lines(const char *id, uint64_t bytes, double seconds,
+			    const struct cpu_use *cpu,
+			    const struct udp_result *u, uint64_t sent,
+			    uint64_t late, bool verified, bool checking)
+{
+	char sz[32];
+
+	printf("[%3s] received %s in %llu datagrams in %.3f s, %.2f Gbit/s, ",
+	       id, fmt_iec(sz, sizeof(sz), (double)bytes),
+	       (unsigned long long)u->datagrams, seconds,
+	       gbit_per_s(bytes, seconds));
+	print_cpu_line("\n", cpu, bytes);
+	printf("      udp: %llu of %llu sent arrived, %llu lost (%.2f %%), "
+	       "%llu out of order, %llu duplicates, %llu late, %llu "
+	       "corrupt; %s\n",
+	       (unsigned long long)u->datagrams, (unsigned long long)sent,
+	       (unsigned long long)u->lost, 100 * share(u->lost, sent),
+	       (unsigned long long)u->out_of_order,
+	       (unsigned long long)u->duplicates, (unsigned long long)late,
+	       (unsigned long long)u->corrupt,
+	       verified	  ? "verified"
+	       : checking ? "NOT verified"
+			  : "not checked");
+}
+
 static void print_human(const struct rx_session *s, const struct rx_total *t,
 			char w[][320], unsigned int nw)
 {
@@ -229,6 +277,16 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 			why = "the sender ran with --no-verify and wrote no "
 			      "pattern";
 		snprintf(id, sizeof(id), "%u", i);
+		if (s->cfg->udp) {
+			print_udp_lines(
+				id, c->bytes,
+				c->t_end > c->t_first ? c->t_end - c->t_first
+						      : 0,
+				&c->cpu, &c->udp, c->udp_sent, c->udp_late,
+				c->verified,
+				checking && (c->hdr.flags & WIRE_F_PATTERN));
+			continue;
+		}
 		print_main_line(id, c->bytes, c->mapped,
 				c->t_end > c->t_first ? c->t_end - c->t_first
 						      : 0,
@@ -237,7 +295,11 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 				 c->final_mode, c->verified,
 				 checking && (c->hdr.flags & WIRE_F_PATTERN));
 	}
-	if (s->n > 1) {
+	if (s->n > 1 && s->cfg->udp) {
+		print_udp_lines("SUM", t->bytes, t->seconds, &t->cpu, &t->udp,
+				t->udp_sent, t->udp_late, t->verified,
+				checking && !why);
+	} else if (s->n > 1) {
 		print_main_line("SUM", t->bytes, t->mapped, t->seconds,
 				&t->cpu);
 		print_stats_line(s, &t->st, t->copybuf, t->read_bytes, -1,
@@ -251,6 +313,12 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 		printf("integrity: not checked (--no-verify)\n");
 	else if (why)
 		printf("integrity: not checked (%s)\n", why);
+	else if (t->verified && s->cfg->udp)
+		printf("integrity: every datagram that arrived verified (UDP "
+		       "may drop datagrams: %llu of %llu lost, reported, not "
+		       "an error)\n",
+		       (unsigned long long)t->udp.lost,
+		       (unsigned long long)t->udp_sent);
 	else if (t->verified)
 		printf("integrity: every byte verified\n");
 	else
@@ -273,6 +341,22 @@ static void json_rx_stats(struct json *j, const struct zc_rx_stats *st)
 	json_u64(j, "mode_switches", st->mode_switches);
 	json_u64(j, "skip_hints", st->skip_hints);
 	json_u64(j, "small_queue", st->small_queue);
+	json_obj_end(j);
+}
+
+static void json_udp(struct json *j, const struct udp_result *u, uint64_t sent,
+		     uint64_t late)
+{
+	json_obj_begin(j, "udp");
+	json_u64(j, "sender_datagrams", sent);
+	json_u64(j, "datagrams", u->datagrams);
+	json_u64(j, "bytes", u->bytes);
+	json_u64(j, "lost", u->lost);
+	json_num(j, "lost_fraction", share(u->lost, sent));
+	json_u64(j, "out_of_order", u->out_of_order);
+	json_u64(j, "duplicates", u->duplicates);
+	json_u64(j, "late", late);
+	json_u64(j, "corrupt", u->corrupt);
 	json_obj_end(j);
 }
 
@@ -305,6 +389,8 @@ static void json_conn(struct json *j, const struct rx_conn *c, unsigned int i)
 		json_str(j, "error", NULL);
 	}
 	json_rx_stats(j, &c->st);
+	if (c->hdr.flags & WIRE_F_UDP)
+		json_udp(j, &c->udp, c->udp_sent, c->udp_late);
 	json_obj_end(j);
 }
 
@@ -323,6 +409,7 @@ static void print_json(const struct rx_session *s, const struct rx_total *t,
 	json_str(&j, "role", "receiver");
 	json_obj_begin(&j, "start");
 	json_u64(&j, "port", cfg->port);
+	json_str(&j, "protocol", cfg->udp ? "udp" : "tcp");
 	json_str(&j, "rx_mode", rx_kind_name(cfg->rx));
 	json_str(&j, "zap", zc_rx_zap_name(cfg->zap));
 	json_u64(&j, "slot_size", cfg->chunk);
@@ -348,6 +435,9 @@ static void print_json(const struct rx_session *s, const struct rx_total *t,
 	json_num(&j, "process_cpu_user_s", s->process.user_s);
 	json_num(&j, "process_cpu_sys_s", s->process.sys_s);
 	json_rx_stats(&j, &t->st);
+	if (cfg->udp)
+		json_udp(&j, &t->udp, t->udp_sent, t->udp_late);
+	json_num(&j, "steal_percent", steal_percent(&s->steal0, &s->steal1));
 	json_arr_begin(&j, "connections");
 	for (i = 0; i < s->n; i++) {
 		if (!s->conns[i].started)

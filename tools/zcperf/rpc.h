@@ -25,9 +25,10 @@
 
 #include "zcperf.h"
 
-/* msg_zerocopy: most send buffers per connection. A buffer is reused once
- * the kernel's completion for it came back, which needs the peer's ACK:
- * in a closed loop that is normally before the next message is due. */
+/* Zero-copy --tx modes: most send buffers per connection. A buffer is
+ * reused once the kernel's completions for it came back, which needs the
+ * peer's ACK: in a closed loop that is normally before the next message
+ * is due. */
 #define RPC_TX_BUFS 4u
 
 struct rpc_stats {
@@ -36,10 +37,11 @@ struct rpc_stats {
 	uint64_t mapped_bytes;	/* of which mapped */
 	struct zc_rx_stats rx;
 	struct zc_msg_rx_stats msg;
-	struct sender_stats tx;	 /* tx.sends: messages sent */
-	uint64_t enobufs_copied; /* messages finished by copy after ENOBUFS */
-	uint64_t send_waits;	 /* a send had to wait for EPOLLOUT */
-	uint64_t rx_starved;	 /* zc_msg_read: no free view (-ENOBUFS) */
+	uint64_t messages_sent;
+	uint64_t bytes_sent;  /* headers and payloads accepted */
+	struct send_stats tx; /* the zc_tx's; zero for --tx=copy */
+	uint64_t send_waits;  /* a send had to wait for EPOLLOUT */
+	uint64_t rx_starved;  /* zc_msg_read: no free view (-ENOBUFS) */
 };
 
 struct rpc_conn {
@@ -51,17 +53,21 @@ struct rpc_conn {
 	char peer[64];
 	struct zc_rx *rx;
 	struct zc_msg_rx *mrx;
-	/* sending: one message at a time */
-	int tx; /* enum tx_kind */
-	struct zring ring;
-	struct zbuf bufs[RPC_TX_BUFS];
+	/* sending: one message at a time. --tx=copy: zc_msg_send's own
+	 * send() from bufs[0]; other modes: payloads through ztx, the
+	 * buffer index as user_data. */
+	int tx; /* enum zc_tx_backend */
+	struct zc_tx_opts tx_opts;
+	struct zc_tx *ztx; /* made by the loop thread at its first send */
+	uint8_t *bufs[RPC_TX_BUFS];
+	uint32_t inflight[RPC_TX_BUFS]; /* payload sends not completed */
+	unsigned int nbufs;
 	size_t buf_len; /* each buffer's length, page multiple */
-	struct zbuf *cur;
+	int cur;	/* buffer of the message being sent, -1 none */
 	struct zc_msg_out out;
 	struct iovec iov;
-	uint32_t zc_counted; /* out.zerocopy_sends given to the ring */
-	bool sending;	     /* out holds a message not yet all accepted */
-	bool want_out;	     /* EPOLLOUT is registered */
+	bool sending;  /* out holds a message not yet all accepted */
+	bool want_out; /* EPOLLOUT is registered */
 	/* the next request's id: sent (client) or expected (server) */
 	uint64_t next_id;
 	uint64_t t_sent_ns; /* client: when the outstanding request left */
@@ -138,7 +144,8 @@ int rpc_send_more(struct rpc_conn *c);
  * c->error (EILSEQ) on a mismatch. */
 int rpc_check_payload(struct rpc_conn *c, const struct zc_msg *m, uint64_t seed,
 		      const char *what);
-/* EPOLLERR with MSG_ZEROCOPY: read the completions. 0 or -errno. */
+/* EPOLLERR with MSG_ZEROCOPY (also under auto): take the completions.
+ * 0 or -errno. */
 int rpc_conn_errqueue(struct rpc_conn *c);
 /* Registers (add) or updates the events: EPOLLIN, and EPOLLOUT while a
  * message waits to be sent. 0 or -errno. */

@@ -7,10 +7,13 @@
  * The message layer puts a header in its own segment (MSG_EOR) when a page
  * or more of payload follows, so the payload starts page-aligned in the
  * stream; over loopback and veth the receiver can map it only when the
- * sender used MSG_ZEROCOPY (KERNEL_NOTES), hence --tx=msg_zerocopy. Its
- * buffers must stay untouched until the kernel's completion, so each
- * connection keeps a few and reuses one only when it is done
- * (msgzc_ring.c).
+ * sender sent it zero-copy (KERNEL_NOTES), hence --tx=msg_zerocopy.
+ * --tx=copy lets zc_msg_send() send header and payload itself; every
+ * other mode hands the payload to the library's send engine (struct
+ * zc_tx) through the message layer's payload writer, with the buffer's
+ * index as user_data. A buffer must stay untouched until every completion
+ * for it came back, so each connection keeps a few and reuses one only
+ * when it is done.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +28,7 @@
 
 #include "rpc.h"
 
-#define ENOBUFS_RETRIES 8
+#define REAP_BATCH 64
 /* Pool slots per connection by default: a message being read holds a
  * view or two, and the message layer copies a payload out rather than
  * hold every slot (ZC_MSG_ASSEMBLED). */
@@ -107,11 +110,12 @@ int rpc_conn_setup(struct rpc_conn *c, const struct cfg *cfg,
 {
 	struct zc_msg_rx_opts mo = { 0 };
 	struct zc_rx_opts o = { 0 };
-	int fl, r, one = 1;
+	int fl, r;
 
 	c->verify = cfg->verify;
 	c->verified = cfg->verify;
 	c->tx = cfg->tx;
+	c->st.tx.backend = -1;
 	fl = fcntl(c->fd, F_GETFL);
 	if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK)) {
 		conn_error_set(&c->error, "O_NONBLOCK", errno);
@@ -142,52 +146,79 @@ int rpc_conn_setup(struct rpc_conn *c, const struct cfg *cfg,
 		return r;
 	}
 	c->buf_len = page_round(out_len);
-	c->ring.fd = c->fd;
-	c->ring.bufs = c->bufs;
-	c->ring.st = &c->st.tx;
-	if (c->tx == TX_MSG_ZEROCOPY &&
-	    setsockopt(c->fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one))) {
-		/* ENOPROTOOPT: no MSG_ZEROCOPY here. */
-		conn_error_set(&c->error, "SO_ZEROCOPY", errno);
-		return -errno;
-	}
+	c->cur = -1;
+	tx_opts_from_cfg(&c->tx_opts, cfg);
 	c->open = true;
 	return 0;
 }
 
-/* A buffer that may be written now. Copy sends complete when send()
- * returns, so one buffer does; MSG_ZEROCOPY ones wait for completions. */
-static int get_buf(struct rpc_conn *c, struct zbuf **bp)
+/* Takes every completion the library has; with wait_ms, waits up to that
+ * long for one when there is none. Returns how many, or -errno. */
+static int take_completions(struct rpc_conn *c, int wait_ms)
+{
+	struct zc_completion cq[REAP_BATCH];
+	int n, i, total = 0;
+
+	if (!c->ztx)
+		return 0;
+	for (;;) {
+		if (wait_ms && !total)
+			n = zc_tx_wait(c->ztx, cq, REAP_BATCH, wait_ms);
+		else
+			n = zc_tx_reap(c->ztx, cq, REAP_BATCH);
+		if (n < 0)
+			return n;
+		for (i = 0; i < n; i++) {
+			uint64_t b = cq[i].user_data;
+
+			/* One we never asked for: refuse it rather than
+			 * reuse a buffer the kernel may read. */
+			if (b >= c->nbufs || !c->inflight[b])
+				return -EPROTO;
+			c->inflight[b]--;
+			c->st.tx.completions++;
+			if (cq[i].flags & ZC_COMPLETION_POLICY_COPY)
+				c->st.tx.completions_policy++;
+			else if (cq[i].flags & ZC_COMPLETION_COPIED)
+				c->st.tx.completions_copied++;
+		}
+		total += n;
+		if (n < REAP_BATCH)
+			return total;
+	}
+}
+
+static bool buf_free(const struct rpc_conn *c, unsigned int i)
+{
+	return !c->inflight[i] && (int)i != c->cur;
+}
+
+/* A buffer that may be written now: a copy send completes when send()
+ * returns, so one buffer does; zero-copy ones wait for completions. */
+static int get_buf(struct rpc_conn *c, int *bp)
 {
 	double since = 0;
 	unsigned int i;
 	int r;
 
-	if (!c->buf_len) {
-		*bp = NULL;
-		return 0;
-	}
 	for (;;) {
-		for (i = 0; i < c->ring.n; i++)
-			if (!c->bufs[i].busy) {
-				*bp = &c->bufs[i];
+		for (i = 0; i < c->nbufs; i++)
+			if (buf_free(c, i)) {
+				*bp = (int)i;
 				return 0;
 			}
-		if (c->tx == TX_MSG_ZEROCOPY && c->ring.n && !since) {
-			r = zring_drain(&c->ring);
+		if (c->nbufs && !since) {
+			r = take_completions(c, 0);
 			if (r < 0)
 				return r;
 			since = now_s();
 			continue;
 		}
-		if (c->ring.n < (c->tx == TX_MSG_ZEROCOPY ? RPC_TX_BUFS : 1)) {
-			struct zbuf *b = &c->bufs[c->ring.n];
-
-			b->mem = sender_alloc(c->buf_len);
-			if (!b->mem)
+		if (c->nbufs < (c->ztx ? RPC_TX_BUFS : 1)) {
+			c->bufs[c->nbufs] = sender_alloc(c->buf_len);
+			if (!c->bufs[c->nbufs])
 				return -ENOMEM;
-			c->ring.n++;
-			*bp = b;
+			*bp = (int)c->nbufs++;
 			return 0;
 		}
 		/* Every buffer still in the kernel's hands: wait for a
@@ -196,46 +227,31 @@ static int get_buf(struct rpc_conn *c, struct zbuf **bp)
 		c->st.tx.buffer_waits++;
 		if (now_s() - since > BUF_WAIT_LIMIT_S)
 			return -ETIMEDOUT;
-		r = zring_reap(&c->ring, 10);
+		r = take_completions(c, 10);
 		if (r < 0)
 			return r;
 	}
 }
 
-/* Gives the ring the MSG_ZEROCOPY sends zc_msg_send() made since the last
- * call, so completions that arrive meanwhile are matched. */
-static void count_zc_sends(struct rpc_conn *c)
+/* zc_msg_send's payload writer: the payload goes through the zc_tx, the
+ * buffer index as user_data. */
+static ssize_t payload_write(void *ctx, const void *buf, size_t len,
+			     uint64_t user_data)
 {
-	uint32_t n = c->out.zerocopy_sends - c->zc_counted;
+	struct rpc_conn *c = ctx;
+	ssize_t n;
 
-	if (n && c->cur)
-		zring_count_sends(&c->ring, c->cur, n);
-	c->st.tx.zc_sends += n;
-	c->zc_counted = c->out.zerocopy_sends;
+	n = zc_tx_send(c->ztx, buf, len, user_data);
+	if (n > 0)
+		c->inflight[user_data]++;
+	return n;
 }
 
 int rpc_send_more(struct rpc_conn *c)
 {
-	int r, tries = 0;
+	int r;
 
-	for (;;) {
-		r = zc_msg_send(&c->out);
-		count_zc_sends(c);
-		if (r != -ENOBUFS)
-			break;
-		/* Option memory full of notifications: read them and try
-		 * again; then send the rest of this message by copy rather
-		 * than fail. */
-		c->st.tx.enobufs++;
-		r = zring_drain(&c->ring);
-		if (r < 0)
-			break;
-		if (++tries >= ENOBUFS_RETRIES &&
-		    (c->out.flags & ZC_MSG_SEND_ZEROCOPY)) {
-			c->out.flags &= ~ZC_MSG_SEND_ZEROCOPY;
-			c->st.enobufs_copied++;
-		}
-	}
+	r = zc_msg_send(&c->out);
 	if (r == -EAGAIN) {
 		if (!c->sending)
 			c->st.send_waits++;
@@ -243,44 +259,63 @@ int rpc_send_more(struct rpc_conn *c)
 		return r;
 	}
 	c->sending = false;
-	if (c->cur)
-		zring_end(&c->ring, c->cur);
-	c->cur = NULL;
+	c->cur = -1;
 	if (r)
 		return r;
-	c->st.tx.sends++;
-	c->st.tx.bytes += c->out.sent;
+	c->st.messages_sent++;
+	c->st.bytes_sent += c->out.sent;
 	return 0;
+}
+
+/* The loop thread makes the zc_tx at its first send: an io_uring handle
+ * belongs to the thread that created it. */
+static int make_tx(struct rpc_conn *c)
+{
+	int r;
+
+	if (c->tx == ZC_TX_COPY || c->ztx)
+		return 0;
+	r = zc_tx_create(&c->ztx, c->fd, &c->tx_opts);
+	if (r)
+		snprintf(c->error.detail, sizeof(c->error.detail),
+			 "--tx=%s: %s%s", tx_kind_name(c->tx), strerror(-r),
+			 r == -EOPNOTSUPP ? " (the kernel refuses this "
+					    "backend; --tx=auto always works)"
+					  : "");
+	return r;
 }
 
 int rpc_send_start(struct rpc_conn *c, const struct zc_msg_hdr *hdr,
 		   uint64_t seed)
 {
-	struct zbuf *b = NULL;
-	int r;
+	int b = -1, r;
 
 	if (hdr->len > c->buf_len)
 		return -EINVAL;
+	r = make_tx(c);
+	if (r)
+		return r;
 	if (hdr->len) {
 		r = get_buf(c, &b);
 		if (r)
 			return r;
-		pattern_fill(b->mem, hdr->len, seed, 0);
-		zring_begin(&c->ring, b);
+		pattern_fill(c->bufs[b], hdr->len, seed, 0);
 	}
 	memset(&c->out, 0, sizeof(c->out));
 	c->out.fd = c->fd;
 	c->out.hdr = *hdr;
-	if (b) {
-		c->iov.iov_base = b->mem;
+	if (b >= 0) {
+		c->iov.iov_base = c->bufs[b];
 		c->iov.iov_len = hdr->len;
 		c->out.iov = &c->iov;
 		c->out.iovcnt = 1;
 	}
-	if (c->tx == TX_MSG_ZEROCOPY)
-		c->out.flags = ZC_MSG_SEND_ZEROCOPY;
+	if (c->ztx) {
+		c->out.payload_fn = payload_write;
+		c->out.payload_ctx = c;
+		c->out.user_data = (uint64_t)(b >= 0 ? b : 0);
+	}
 	c->cur = b;
-	c->zc_counted = 0;
 	return rpc_send_more(c);
 }
 
@@ -322,9 +357,9 @@ int rpc_check_payload(struct rpc_conn *c, const struct zc_msg *m, uint64_t seed,
 
 int rpc_conn_errqueue(struct rpc_conn *c)
 {
-	if (c->tx != TX_MSG_ZEROCOPY)
-		return 0;
-	return zring_drain(&c->ring);
+	int r = take_completions(c, 0);
+
+	return r < 0 ? r : 0;
 }
 
 int rpc_conn_watch(struct rpc_conn *c, int epfd, bool add)
@@ -366,15 +401,9 @@ void rpc_stats_add(struct rpc_stats *a, const struct rpc_stats *b)
 	a->msg.assembled += b->msg.assembled;
 	a->msg.views += b->msg.views;
 	a->msg.rcvlowat_sets += b->msg.rcvlowat_sets;
-	a->tx.sends += b->tx.sends;
-	a->tx.bytes += b->tx.bytes;
-	a->tx.zc_sends += b->tx.zc_sends;
-	a->tx.notifications += b->tx.notifications;
-	a->tx.completed += b->tx.completed;
-	a->tx.kernel_copied += b->tx.kernel_copied;
-	a->tx.enobufs += b->tx.enobufs;
-	a->tx.buffer_waits += b->tx.buffer_waits;
-	a->enobufs_copied += b->enobufs_copied;
+	a->messages_sent += b->messages_sent;
+	a->bytes_sent += b->bytes_sent;
+	send_stats_add(&a->tx, &b->tx);
 	a->send_waits += b->send_waits;
 	a->rx_starved += b->rx_starved;
 }
@@ -395,20 +424,25 @@ void rpc_conn_close(struct rpc_conn *c)
 		zc_rx_free(c->rx);
 		c->rx = NULL;
 	}
+	if (c->ztx) {
+		/* Completions already there count; later ones are lost with
+		 * the socket. */
+		take_completions(c, 0);
+		zc_tx_get_stats(c->ztx, &c->st.tx.zc);
+		c->st.tx.backend = zc_tx_backend(c->ztx);
+		zc_tx_free(c->ztx);
+		c->ztx = NULL;
+	}
 	if (c->fd >= 0) {
-		/* Completions already queued count; later ones are lost
-		 * with the socket. */
-		if (c->tx == TX_MSG_ZEROCOPY)
-			zring_drain(&c->ring);
 		close(c->fd);
 		c->fd = -1;
 	}
 	/* The kernel holds its own references to pages still being sent
-	 * (MSG_ZEROCOPY pins them), so unmapping is safe. */
-	for (i = 0; i < c->ring.n; i++) {
-		sender_release(c->bufs[i].mem, c->buf_len);
-		c->bufs[i].mem = NULL;
+	 * (zero-copy sends pin them), so unmapping is safe. */
+	for (i = 0; i < c->nbufs; i++) {
+		sender_release(c->bufs[i], c->buf_len);
+		c->bufs[i] = NULL;
 	}
-	c->ring.n = 0;
+	c->nbufs = 0;
 	c->open = false;
 }

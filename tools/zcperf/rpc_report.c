@@ -54,6 +54,7 @@ static void total_of(const struct rpc_session *s, struct rpc_total *t)
 	unsigned int i;
 
 	memset(t, 0, sizeof(*t));
+	t->st.tx.backend = -1;
 	t->verified = s->cfg->verify && s->nthreads > 0 && !s->error.err;
 	t->failed = s->error.err != 0;
 	if (s->error.err)
@@ -122,11 +123,13 @@ static unsigned int collect_warnings(const struct rpc_session *s,
 			 "measured or after it measured copy as cheaper "
 			 "(%llu mode switches)",
 			 (unsigned long long)t->st.rx.mode_switches);
-	if (s->server && s->peer_tx == TX_COPY)
+	if (s->server && s->peer_tx != ZC_TX_MSG_ZEROCOPY &&
+	    s->peer_tx != ZC_TX_URING_ZC)
 		snprintf(w[n++], 320,
-			 "the client sent with plain send(): over loopback "
-			 "and veth only MSG_ZEROCOPY gives pages that can be "
-			 "mapped (client: --tx=msg_zerocopy)");
+			 "the client sent with --tx=%s: over loopback and veth "
+			 "only zero-copy sends give pages that can be mapped "
+			 "(client: --tx=msg_zerocopy)",
+			 tx_kind_name(s->peer_tx));
 	if (mss % (uint32_t)page)
 		snprintf(w[n++], 320,
 			 "segments carry %u bytes, not a multiple of the page "
@@ -149,19 +152,24 @@ static void print_pcts(const char *what, const struct hist *h)
 static void print_tx_line(const struct rpc_session *s,
 			  const struct rpc_stats *st)
 {
-	printf("      tx %s: %llu messages", tx_kind_name(s->cfg->tx),
-	       (unsigned long long)st->tx.sends);
-	if (s->cfg->tx == TX_MSG_ZEROCOPY)
-		printf(", %llu MSG_ZEROCOPY sends, %llu notifications, %llu "
-		       "completed (%llu copied by the kernel), %llu ENOBUFS, "
-		       "%llu finished by copy, %llu buffer waits",
-		       (unsigned long long)st->tx.zc_sends,
-		       (unsigned long long)st->tx.notifications,
-		       (unsigned long long)st->tx.completed,
-		       (unsigned long long)st->tx.kernel_copied,
-		       (unsigned long long)st->tx.enobufs,
-		       (unsigned long long)st->enobufs_copied,
-		       (unsigned long long)st->tx.buffer_waits);
+	const struct send_stats *tx = &st->tx;
+
+	printf("      tx %s", tx_kind_name(s->cfg->tx));
+	if (tx->backend >= 0 && tx->backend != s->cfg->tx)
+		printf(" (runs %s)", tx_kind_name(tx->backend));
+	printf(": %llu messages", (unsigned long long)st->messages_sent);
+	if (s->cfg->tx != ZC_TX_COPY)
+		printf(", %llu payload sends, %llu completions (%llu copied "
+		       "by the kernel, %llu by policy), %llu notifications, "
+		       "%llu ENOBUFS (%llu sent by copy), %llu buffer waits",
+		       (unsigned long long)tx->zc.sends,
+		       (unsigned long long)tx->completions,
+		       (unsigned long long)tx->completions_copied,
+		       (unsigned long long)tx->completions_policy,
+		       (unsigned long long)tx->zc.notifications,
+		       (unsigned long long)tx->zc.enobufs,
+		       (unsigned long long)tx->zc.enobufs_copied,
+		       (unsigned long long)tx->buffer_waits);
 	printf(", %llu waited for the socket\n",
 	       (unsigned long long)st->send_waits);
 }
@@ -283,14 +291,20 @@ static void json_stats(struct json *j, const struct rpc_stats *st)
 	json_u64(j, "starved", st->rx_starved);
 	json_obj_end(j);
 	json_obj_begin(j, "tx_stats");
-	json_u64(j, "messages", st->tx.sends);
-	json_u64(j, "bytes", st->tx.bytes);
-	json_u64(j, "zerocopy_sends", st->tx.zc_sends);
-	json_u64(j, "notifications", st->tx.notifications);
-	json_u64(j, "completed", st->tx.completed);
-	json_u64(j, "kernel_copied", st->tx.kernel_copied);
-	json_u64(j, "enobufs", st->tx.enobufs);
-	json_u64(j, "enobufs_copied", st->enobufs_copied);
+	json_str(j, "backend",
+		 st->tx.backend >= 0 ? tx_kind_name(st->tx.backend) : NULL);
+	json_u64(j, "messages", st->messages_sent);
+	json_u64(j, "bytes", st->bytes_sent);
+	json_u64(j, "payload_sends", st->tx.zc.sends);
+	json_u64(j, "bytes_zerocopy", st->tx.zc.bytes_zerocopy);
+	json_u64(j, "bytes_kernel_copied", st->tx.zc.bytes_kernel_copied);
+	json_u64(j, "bytes_policy_copied", st->tx.zc.bytes_policy_copied);
+	json_u64(j, "completions", st->tx.completions);
+	json_u64(j, "completions_kernel_copied", st->tx.completions_copied);
+	json_u64(j, "completions_policy_copied", st->tx.completions_policy);
+	json_u64(j, "notifications", st->tx.zc.notifications);
+	json_u64(j, "enobufs", st->tx.zc.enobufs);
+	json_u64(j, "enobufs_copied", st->tx.zc.enobufs_copied);
 	json_u64(j, "buffer_waits", st->tx.buffer_waits);
 	json_u64(j, "send_waits", st->send_waits);
 	json_obj_end(j);

@@ -150,8 +150,7 @@ static void pump(struct rpc_thread *t, struct rpc_conn *c, uint32_t events)
 	if (events & EPOLLERR) {
 		r = rpc_conn_errqueue(c);
 		if (r < 0) {
-			conn_error_set(&c->error, "MSG_ZEROCOPY completions",
-				       -r);
+			conn_error_set(&c->error, "send completions", -r);
 			goto fail;
 		}
 	}

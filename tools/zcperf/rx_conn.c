@@ -63,11 +63,14 @@ void rx_conn_run(struct rx_conn *c)
 	c->final_mode = cfg->rx;
 	/* The loops check only when c->verified is set on entry. */
 	c->verified = checking;
-	if (cfg->rx == RX_RAW)
+	if (c->hdr.flags & WIRE_F_UDP)
+		r = rx_udp_loop(c);
+	else if (cfg->rx == RX_RAW)
 		r = rx_raw_loop(c);
 	else
 		r = rx_lib_loop(c);
-	if (!r && c->hdr.planned_bytes && c->bytes != c->hdr.planned_bytes) {
+	if (!r && !(c->hdr.flags & WIRE_F_UDP) && c->hdr.planned_bytes &&
+	    c->bytes != c->hdr.planned_bytes) {
 		/* The sender announced its length: a clean end before it
 		 * (or data after it) is lost or invented data. */
 		snprintf(c->error.detail, sizeof(c->error.detail),

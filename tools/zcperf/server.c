@@ -116,6 +116,18 @@ int accept_one(const struct cfg *cfg, int lfd, struct wire_hdr *h, char *peer,
 		close(fd);
 		return -1;
 	}
+	if (!cfg->rpc && !(h->flags & WIRE_F_RPC) &&
+	    !(h->flags & WIRE_F_UDP) != !cfg->udp) {
+		fprintf(stderr, "zcperf: connection from %s: %s (dropped)\n",
+			peer,
+			cfg->udp
+				? "a TCP stream sender, but this server runs "
+				  "-u"
+				: "a UDP sender (-u), but this server runs TCP "
+				  "(start it with -s -u)");
+		close(fd);
+		return -1;
+	}
 	if (!(h->flags & WIRE_F_RPC) != !cfg->rpc) {
 		fprintf(stderr, "zcperf: connection from %s: %s (dropped)\n",
 			peer,
@@ -139,6 +151,9 @@ static void *rx_thread(void *arg)
 	 * stops the sender. */
 	close(c->fd);
 	c->fd = -1;
+	if (c->udp_fd >= 0)
+		close(c->udp_fd);
+	c->udp_fd = -1;
 	return NULL;
 }
 
@@ -149,10 +164,25 @@ static void start_conn(struct rx_session *s, int fd, const struct wire_hdr *h,
 	char sz[32];
 
 	c->fd = fd;
+	c->udp_fd = -1;
 	c->cfg = s->cfg;
 	c->hdr = *h;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	if (!s->cfg->json)
+	if (h->flags & WIRE_F_UDP) {
+		if (rx_udp_setup(c)) {
+			/* The sender learns of it from the closed control
+			 * connection; the summary says why. */
+			close(fd);
+			c->fd = -1;
+			return;
+		}
+	}
+	if (!s->cfg->json && (h->flags & WIRE_F_UDP))
+		printf("[%3u] accepted %s (sender: %s, UDP datagrams of %u "
+		       "bytes%s)\n",
+		       h->conn_index, peer, tx_kind_name((int)h->tx), h->chunk,
+		       h->flags & WIRE_F_PATTERN ? "" : ", no pattern");
+	else if (!s->cfg->json)
 		printf("[%3u] accepted %s (sender: %s, mss %u, write size "
 		       "%s%s)\n",
 		       h->conn_index, peer, tx_kind_name((int)h->tx), h->mss,
@@ -182,8 +212,10 @@ static int serve_session(const struct cfg *cfg, int lfd)
 	s.conns = calloc(s.n, sizeof(*s.conns));
 	if (!s.conns)
 		fatal("calloc", ENOMEM);
-	for (i = 0; i < s.n; i++)
+	for (i = 0; i < s.n; i++) {
 		s.conns[i].fd = -1;
+		s.conns[i].udp_fd = -1;
+	}
 	steal_sample(&s.steal0);
 	rusage_now(RUSAGE_SELF, &ru0);
 	s.t0 = now_s();
@@ -249,10 +281,17 @@ int run_server(const struct cfg *cfg)
 	char sz[32];
 
 	if (!cfg->json) {
-		printf("Server listening on port %u (rx %s, slot %s%s)\n",
-		       cfg->port, rx_kind_name(cfg->rx),
-		       fmt_iec(sz, sizeof(sz), cfg->chunk),
-		       cfg->one_off ? ", one client" : "");
+		if (cfg->udp)
+			printf("Server listening on port %u (UDP senders: "
+			       "control on TCP, datagrams to a port per "
+			       "connection%s)\n",
+			       cfg->port, cfg->one_off ? ", one client" : "");
+		else
+			printf("Server listening on port %u (rx %s, slot "
+			       "%s%s)\n",
+			       cfg->port, rx_kind_name(cfg->rx),
+			       fmt_iec(sz, sizeof(sz), cfg->chunk),
+			       cfg->one_off ? ", one client" : "");
 		fflush(stdout);
 	}
 	do {

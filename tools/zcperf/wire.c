@@ -9,7 +9,7 @@
  * its skb (TCP_SKB_CB(skb)->eor, 4.7), so the payload starts in a fresh
  * segment and stays page-aligned (seed 001). The receiver reads it with a
  * plain recv() before it starts receiving by zero-copy. Fields are
- * big-endian.
+ * big-endian. The tx field is the sender's enum zc_tx_backend.
  */
 #include <endian.h>
 #include <errno.h>
@@ -22,19 +22,19 @@
 #define WIRE_MAGIC   0x5a435046u /* "ZCPF" */
 #define WIRE_VERSION 1u
 
-static void put32(uint8_t *p, uint32_t v)
+void put32(uint8_t *p, uint32_t v)
 {
 	v = htobe32(v);
 	memcpy(p, &v, 4);
 }
 
-static void put64(uint8_t *p, uint64_t v)
+void put64(uint8_t *p, uint64_t v)
 {
 	v = htobe64(v);
 	memcpy(p, &v, 8);
 }
 
-static uint32_t get32(const uint8_t *p)
+uint32_t get32(const uint8_t *p)
 {
 	uint32_t v;
 
@@ -42,12 +42,57 @@ static uint32_t get32(const uint8_t *p)
 	return be32toh(v);
 }
 
-static uint64_t get64(const uint8_t *p)
+uint64_t get64(const uint8_t *p)
 {
 	uint64_t v;
 
 	memcpy(&v, p, 8);
 	return be64toh(v);
+}
+
+int wire_write(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = send(fd, p + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+int wire_read(int fd, void *buf, size_t len, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint8_t *p = buf;
+	size_t off = 0;
+	ssize_t n;
+	int r;
+
+	while (off < len) {
+		r = poll(&pfd, 1, timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		n = recv(fd, p + off, len - off, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPROTO; /* closed before a whole record */
+		off += (size_t)n;
+	}
+	return 0;
 }
 
 int wire_send(int fd, const struct wire_hdr *h)
@@ -79,29 +124,12 @@ int wire_send(int fd, const struct wire_hdr *h)
 
 int wire_recv(int fd, struct wire_hdr *h, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint8_t b[WIRE_HDR_LEN];
-	size_t off = 0;
-	ssize_t n;
 	int r;
 
-	while (off < sizeof(b)) {
-		r = poll(&pfd, 1, timeout_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ETIMEDOUT;
-		n = recv(fd, b + off, sizeof(b) - off, MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPROTO; /* closed before a whole header */
-		off += (size_t)n;
-	}
+	r = wire_read(fd, b, sizeof(b), timeout_ms);
+	if (r)
+		return r;
 	if (get32(b) != WIRE_MAGIC || get32(b + 4) != WIRE_VERSION)
 		return -EPROTO;
 	h->run_id = get64(b + 8);

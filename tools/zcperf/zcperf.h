@@ -4,14 +4,16 @@
  *
  * One concern per file: options.c parses the command line, util.c holds
  * errors, clocks and CPU accounting, pattern.c the integrity pattern,
- * wire.c the per-connection header, sender*.c the send backends,
- * rx_lib.c and rx_raw.c the two receive loops, server.c and client.c the
- * stream roles, interval.c the -i reporter, report.c and json.c the
- * output, probe.c --probe and demo.c the no-argument demo.
+ * wire.c the per-connection header, sender.c the buffers of a stream
+ * sender on the library's send engine (struct zc_tx), rx_lib.c and
+ * rx_raw.c the two TCP receive loops, udp.c the datagram format and the
+ * control records of -u, rx_udp.c its receive loop, server.c and client.c
+ * the stream roles, tx_conn.c one sending connection, interval.c the -i
+ * reporter, report.c and json.c the output, probe.c --probe and demo.c
+ * the no-argument demo.
  * Request/response mode (--rpc): rpc_conn.c holds what one connection
  * does on either side, rpc_server.c and rpc_client.c the roles,
- * rpc_report.c their output, hist.c the latency histogram and
- * msgzc_ring.c the MSG_ZEROCOPY completions both modes share.
+ * rpc_report.c their output and hist.c the latency histogram.
  */
 #ifndef ZCPERF_H
 #define ZCPERF_H
@@ -30,6 +32,12 @@
 #define ZCPERF_DEFAULT_SECONDS 10.0
 #define ZCPERF_MAX_PARALLEL    128u
 #define ZCPERF_MAX_CHUNK       (256u << 20)
+/* -u: datagram size. 61440 (15 pages) fits one IPv4 or IPv6 datagram on
+ * loopback (MTU 65536) unfragmented and keeps each buffer whole pages;
+ * 65507 is the most an IPv4 UDP datagram can carry. */
+#define ZCPERF_UDP_DEFAULT_SIZE 61440u
+#define ZCPERF_UDP_MIN_SIZE	64u
+#define ZCPERF_UDP_MAX_SIZE	65507u
 /* rpc mode */
 #define ZCPERF_RPC_DEFAULT_CONNS 100u
 #define ZCPERF_RPC_MAX_CONNS	 1024u
@@ -54,11 +62,6 @@ enum rx_kind {
 	RX_RAW = 3, /* hand-written TCP_ZEROCOPY_RECEIVE, no library */
 };
 
-enum tx_kind {
-	TX_COPY = 0,	     /* send() */
-	TX_MSG_ZEROCOPY = 1, /* send(MSG_ZEROCOPY) + error queue */
-};
-
 /* rpc mode: where a connection's receive handle takes its window. */
 enum rx_window {
 	RXW_PER_CONN = 0, /* one window per connection (zc_rx's own) */
@@ -69,16 +72,19 @@ struct cfg {
 	int cmd;
 	const char *host;
 	uint16_t port;
-	int family;	   /* AF_UNSPEC, AF_INET, AF_INET6 */
-	bool one_off;	   /* -1 */
-	int rx;		   /* enum rx_kind */
-	int tx;		   /* enum tx_kind */
-	uint32_t mss;	   /* 0: leave the kernel's */
-	uint32_t chunk;	   /* -l */
-	uint64_t bytes;	   /* -n, 0: use seconds */
-	double seconds;	   /* -t */
-	uint32_t parallel; /* -P */
-	double interval;   /* -i, 0: off */
+	int family;	       /* AF_UNSPEC, AF_INET, AF_INET6 */
+	bool one_off;	       /* -1 */
+	int rx;		       /* enum rx_kind */
+	int tx;		       /* enum zc_tx_backend */
+	uint32_t reap_every;   /* zc_tx_opts.reap_every, 0 = library's */
+	uint32_t zc_threshold; /* zc_tx_opts.zc_threshold, 0 = library's */
+	bool udp;	       /* -u */
+	uint32_t mss;	       /* 0: leave the kernel's */
+	uint32_t chunk;	       /* -l; with -u the datagram size */
+	uint64_t bytes;	       /* -n, 0: use seconds */
+	double seconds;	       /* -t */
+	uint32_t parallel;     /* -P */
+	double interval;       /* -i, 0: off */
 	bool verify;
 	bool json;
 	int zap; /* enum zc_rx_zap */
@@ -163,12 +169,15 @@ uint8_t pattern_byte(uint64_t seed, uint64_t off);
 /* An rpc client: chunk is the request size, planned_bytes the response
  * size, and zc_msg messages follow the header (rpc_conn.c). */
 #define WIRE_F_RPC (1u << 1)
+/* A -u sender: this TCP connection is its control connection, chunk the
+ * datagram size (udp.c). */
+#define WIRE_F_UDP (1u << 2)
 struct wire_hdr {
 	uint64_t run_id; /* same for every connection of one client */
 	uint32_t conn_index;
 	uint32_t conn_count;
 	uint32_t flags;		/* WIRE_F_* */
-	uint32_t tx;		/* enum tx_kind */
+	uint32_t tx;		/* enum zc_tx_backend asked for */
 	uint32_t mss;		/* sender's TCP_MAXSEG after connect */
 	uint32_t chunk;		/* sender's write size */
 	uint64_t planned_bytes; /* 0 when the sender runs for a time */
@@ -176,72 +185,98 @@ struct wire_hdr {
 int wire_send(int fd, const struct wire_hdr *h);
 /* Returns 0, -EPROTO for a stream that is not zcperf's, or -errno. */
 int wire_recv(int fd, struct wire_hdr *h, int timeout_ms);
+/* All len bytes to/from a socket: 0, -ETIMEDOUT, -EPROTO (the peer closed
+ * first, reading), or -errno. */
+int wire_write(int fd, const void *buf, size_t len);
+/* Big-endian fields, for wire.c and udp.c. */
+void put32(uint8_t *p, uint32_t v);
+void put64(uint8_t *p, uint64_t v);
+uint32_t get32(const uint8_t *p);
+uint64_t get64(const uint8_t *p);
+int wire_read(int fd, void *buf, size_t len, int timeout_ms);
 
-/* sender.c: send backends behind one interface, so that the library's
- * zc_tx can take the MSG_ZEROCOPY backend's place later. */
-struct sender_stats {
-	uint64_t sends; /* send() calls that accepted bytes */
-	uint64_t bytes;
-	uint64_t zc_sends;	/* of them with MSG_ZEROCOPY */
-	uint64_t notifications; /* error-queue messages */
-	uint64_t completed;	/* zero-copy sends completed */
-	uint64_t kernel_copied; /* completed with ZEROCOPY_COPIED */
-	uint64_t enobufs;	/* ENOBUFS retries */
-	uint64_t buffer_waits;	/* waited for a buffer's completion */
+/* Send side: the library's counters and what zcperf saw of the
+ * completions it reaped. */
+struct send_stats {
+	struct zc_tx_stats zc;	     /* zc_tx_get_stats() */
+	int backend;		     /* zc_tx_backend(): what ran; -1 none */
+	uint64_t completions;	     /* reaped */
+	uint64_t completions_copied; /* ZC_COMPLETION_COPIED: kernel copied */
+	uint64_t completions_policy; /* ZC_COMPLETION_POLICY_COPY */
+	uint64_t buffer_waits;	     /* waited for a buffer's completion */
 };
+void send_stats_add(struct send_stats *a, const struct send_stats *b);
+/* Completions for which zero-copy was tried (not copied by policy). */
+uint64_t send_stats_attempts(const struct send_stats *st);
+/* "--tx=MODE" name, or "?". */
+const char *tx_kind_name(int tx);
+/* The zc_tx options for cfg's --tx, --reap-every and --zc-threshold. */
+void tx_opts_from_cfg(struct zc_tx_opts *o, const struct cfg *cfg);
+
+/* sender.c: a ring of page-aligned buffers sent through struct zc_tx, the
+ * buffer index as user_data: a buffer is handed out again only after
+ * every send of it completed. One thread (the creator) uses it: io_uring
+ * handles are bound to the thread that created them. */
 struct sender;
-struct sender_ops {
-	/* A buffer of chunk bytes that may be written now (its previous
-	 * send completed). Returns 0 or -errno. */
-	int (*get_buf)(struct sender *s, uint8_t **buf);
-	/* Sends all len bytes of a buffer from get_buf. 0 or -errno. */
-	int (*send)(struct sender *s, uint8_t *buf, size_t len);
-	/* Waits until every send completed. 0, -ETIME or -errno. */
-	int (*finish)(struct sender *s, int timeout_ms);
-	void (*destroy)(struct sender *s);
-};
-struct sender {
-	const struct sender_ops *ops;
-	int fd;
-	size_t chunk;
-	struct sender_stats st;
-};
-/* msgzc_ring.c: MSG_ZEROCOPY completions of buffers that are reused. A
- * buffer is busy from zring_begin until zring_end was called and every
- * counter value its sends took (zring_count_sends) has completed. */
-struct zbuf {
-	uint8_t *mem;
-	bool busy;	/* its completions are not all back */
-	bool sent;	/* every byte accepted */
-	uint64_t first; /* counter value of its first send() */
-	uint64_t nids;	/* send() calls that used it */
-	uint64_t done;	/* of those, completed */
-};
-struct zring {
-	int fd;
-	struct zbuf *bufs;
-	unsigned int n;
-	uint64_t next_id; /* the kernel's counter, widened to 64 bits */
-	struct sender_stats *st;
-};
-void zring_begin(struct zring *r, struct zbuf *b);
-void zring_count_sends(struct zring *r, struct zbuf *b, uint64_t n);
-void zring_end(struct zring *r, struct zbuf *b);
-unsigned int zring_busy(const struct zring *r);
-/* One error-queue message: 1 when one was read, 0 when empty, -errno. */
-int zring_read_errqueue(struct zring *r);
-/* Every queued message without waiting: 0 or -errno. */
-int zring_drain(struct zring *r);
-/* Reads every queued notification; when there was none and timeout_ms is
- * not 0, waits up to timeout_ms for one. A socket error (SO_ERROR, which
- * this clears) is returned. 0 or -errno. */
-int zring_reap(struct zring *r, int timeout_ms);
-
-int sender_create(struct sender **sp, int kind, int fd, size_t chunk);
-int sender_msgzc_create(struct sender **sp, int fd, size_t chunk);
-/* sender.c helper for backends: page-aligned buffer memory. */
+/* fd: a connected TCP or UDP socket (UDP: each send is one datagram of at
+ * most chunk bytes). 0 or -errno (zc_tx_create's). */
+int sender_create(struct sender **sp, int fd, size_t chunk,
+		  const struct zc_tx_opts *opts);
+/* A buffer of chunk bytes that may be written now. 0 or -errno. */
+int sender_get_buf(struct sender *s, uint8_t **buf);
+/* Sends len bytes of the buffer get_buf gave last. 0 or -errno. */
+int sender_send(struct sender *s, uint8_t *buf, size_t len);
+/* Waits until every send completed. 0, -ETIME or -errno. */
+int sender_finish(struct sender *s, int timeout_ms);
+void sender_get_stats(const struct sender *s, struct send_stats *st);
+/* Frees the handle, and the buffers unless the kernel may still read
+ * them. */
+void sender_destroy(struct sender *s);
+/* Page-aligned memory for send buffers (rpc mode too). */
 uint8_t *sender_alloc(size_t len);
 void sender_release(uint8_t *mem, size_t len);
+
+/* udp.c: -u. Each datagram starts with a 32-byte header (connection,
+ * run, sequence number, length); the rest is the pattern at stream offset
+ * seq * size + 32, so a datagram's content follows from its sequence
+ * number. The TCP connection that carried the wire header stays open as
+ * the control connection: the receiver answers with the UDP port it bound
+ * for this connection, the sender ends with its datagram count, and the
+ * receiver replies with what arrived before it closes. */
+#define UDP_HDR_LEN 32
+struct udp_dgram {
+	uint32_t conn_index;
+	uint64_t run_id;
+	uint64_t seq;
+	uint32_t len;	/* the whole datagram's */
+	uint32_t flags; /* WIRE_F_PATTERN */
+};
+/* Writes header and (with WIRE_F_PATTERN in d->flags) pattern into buf,
+ * d->len bytes. */
+void udp_dgram_fill(uint8_t *buf, const struct udp_dgram *d, uint64_t seed);
+/* Parses the header of a datagram of len bytes: 0, or -EPROTO when it is
+ * no zcperf datagram header. */
+int udp_dgram_parse(const uint8_t *buf, size_t len, struct udp_dgram *d);
+/* Offset of payload byte 0 of datagram seq in its connection's pattern. */
+uint64_t udp_pattern_off(uint64_t seq, uint32_t size);
+/* What the receiver tells the sender at the end. */
+struct udp_result {
+	bool verified;	    /* every datagram that arrived was right */
+	uint64_t datagrams; /* distinct datagrams that arrived */
+	uint64_t lost;	    /* sent, never arrived */
+	uint64_t duplicates;
+	uint64_t out_of_order; /* arrived after a later one */
+	uint64_t corrupt;      /* wrong header, length or content */
+	uint64_t bytes;	       /* of the distinct datagrams */
+};
+int udp_port_send(int fd, uint16_t port);
+int udp_port_recv(int fd, uint16_t *port, int timeout_ms);
+int udp_end_send(int fd, uint64_t datagrams, uint64_t bytes);
+/* The *_recv: 0, -EPROTO (the peer closed first, or not such a record),
+ * -ETIMEDOUT, or -errno. */
+int udp_end_recv(int fd, uint64_t *datagrams, uint64_t *bytes, int timeout_ms);
+int udp_result_send(int fd, const struct udp_result *r);
+int udp_result_recv(int fd, struct udp_result *r, int timeout_ms);
 
 /* Where a connection's error came from, for "zcperf: CONTEXT: reason". */
 struct conn_error {
@@ -271,11 +306,21 @@ struct rx_conn {
 	int final_mode;	       /* zc_rx_mode at the end, or RX_RAW */
 	bool verified;	       /* every byte checked and right */
 	struct conn_error error;
+	/* -u: fd is the control connection, udp_fd the datagram socket */
+	int udp_fd;
+	struct udp_result udp;
+	uint64_t udp_sent; /* datagrams, as the sender counted them */
+	uint64_t udp_late; /* too late to tell from a duplicate */
+	bool udp_end;	   /* the sender's count arrived */
 };
 /* Runs the receive loop on c->fd (header already read); fills results. */
 void rx_conn_run(struct rx_conn *c);
 int rx_lib_loop(struct rx_conn *c);
 int rx_raw_loop(struct rx_conn *c);
+/* -u: binds c->udp_fd next to the control connection c->fd and tells the
+ * sender its port. 0 or -errno with c->error set. */
+int rx_udp_setup(struct rx_conn *c);
+int rx_udp_loop(struct rx_conn *c);
 /* Checks a received piece; sets c->error on a mismatch. */
 int rx_verify(struct rx_conn *c, const uint8_t *p, size_t len, uint64_t off,
 	      const char *where);
@@ -298,11 +343,17 @@ struct tx_conn {
 	uint64_t bytes;
 	double t_start, t_end;
 	struct cpu_use cpu;
-	struct sender_stats st;
+	struct send_stats st;
 	struct conn_error error;
+	/* -u: the datagram socket; fd is the control connection */
+	int udp_fd;
+	uint64_t datagrams;
+	struct udp_result udp; /* the receiver's answer */
+	bool udp_answered;
 };
-/* Opens a connection to addr and sends the header; returns 0 or -errno
- * with context in *e. */
+/* Opens a connection to addr and sends the header (-u: then learns the
+ * receiver's UDP port and connects c->udp_fd to it); returns 0 or -errno
+ * with context in c->error. */
 struct sockaddr;
 int tx_conn_connect(struct tx_conn *c, const struct sockaddr *addr,
 		    unsigned int addrlen, uint32_t mss);
