@@ -34,7 +34,8 @@ usage() {
 
 runs=$((runs + 1))
 if "$Z" --help >"$tmp/out" 2>"$tmp/err" && [ ! -s "$tmp/err" ] &&
-   grep -q -- "--rpc" "$tmp/out" && grep -q -- "--mmap-churn" "$tmp/out"; then
+   grep -q -- "--rpc" "$tmp/out" && grep -q -- "--mmap-churn" "$tmp/out" &&
+   grep -q -- "--reap-every" "$tmp/out" && grep -q -- "-u, --udp" "$tmp/out"; then
 	echo "ok   zcperf --help: $(wc -l <"$tmp/out") lines on stdout"
 else
 	failed=$((failed + 1))
@@ -57,6 +58,19 @@ usage "exclude each other" -c 127.0.0.1 -n 1M -t 1
 usage "multiple of the page size" -s -l 5000
 usage "invalid value for --rx" -s --rx=sometimes
 usage "needs a value" -c
+# The send engine's options and -u.
+usage "invalid value for --tx" -c 127.0.0.1 --tx=sendfile
+usage "--reap-every applies to" -c 127.0.0.1 --tx=copy --reap-every 4
+usage "--reap-every applies to" -c 127.0.0.1 --tx=uring_zc --reap-every 4
+usage "out of range" -c 127.0.0.1 --tx=msg_zerocopy --reap-every 0
+usage "--zc-threshold applies to --tx=auto" -c 127.0.0.1 --zc-threshold 64K
+usage "sender option" -s --reap-every 4
+usage "datagram size" -c 127.0.0.1 -u -l 65508
+usage "datagram size" -c 127.0.0.1 -u -l 63
+usage "is a TCP option" -c 127.0.0.1 -u --mss 4108
+usage "is a TCP option" -s -u --rx=copy
+usage "receiver takes it from the sender" -s -u -l 4096
+usage "does not apply to --rpc" -c 127.0.0.1 --rpc -u
 # --rpc options outside rpc mode, and rpc mode's own rules.
 usage "an --rpc option" -c 127.0.0.1 --req 4K
 usage "an --rpc option" -s --mmap-churn
