@@ -8,7 +8,7 @@
 #include "zcnet.h"
 
 /* Chosen by bench/rx.sh's zap comparison (docs/BENCHMARKS.md). */
-#define ZC__RX_DEFAULT_ZAP		ZC_RX_ZAP_BATCH
+#define ZC__RX_DEFAULT_ZAP		ZC_RX_ZAP_EACH
 #define ZC__RX_DEFAULT_SLOT_SIZE	(512u << 10)
 #define ZC__RX_DEFAULT_SLOTS		8u
 #define ZC__RX_MAX_SLOTS		1024u
