@@ -5,7 +5,9 @@
  *   zcperf                       demo: copy vs zero-copy receive, side by
  *                                side, in a private network namespace
  *   zcperf -s [-1] [--rx=MODE]   receiver
- *   zcperf -c HOST [--tx=MODE]   sender
+ *   zcperf -c HOST [--tx=MODE]   sender (--tx: copy, msg_zerocopy, uring,
+ *                                uring_zc, auto)
+ *   zcperf -s -u / -c HOST -u    the same over UDP
  *   zcperf -s --rpc / -c HOST --rpc [-P N] [--req SIZE] [--resp SIZE]
  *                                request/response over many connections
  *   zcperf --probe [-J]          what the kernel supports
