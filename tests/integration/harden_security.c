@@ -471,6 +471,35 @@ out:
 	close(fb[1]);
 }
 
+/*
+ * zc_msg_rx_create(NULL, rx, NULL) run in a forked child, so that a crash
+ * is a failed check instead of the end of the test. Returns the call's
+ * result, or INT_MIN + signal when the child died by a signal.
+ */
+static int in_child_msg_rx_create_null(struct zc_rx *rx)
+{
+	int status, ret;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		harden_die("fork");
+	if (pid == 0) {
+		ret = zc_msg_rx_create(NULL, rx, NULL);
+		_exit(ret < 0 && ret > -256 ? -ret : 255);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		harden_die("waitpid");
+	if (WIFSIGNALED(status)) {
+		printf("note: zc_msg_rx_create(NULL, rx, NULL) died by signal "
+		       "%d\n",
+		       WTERMSIG(status));
+		return INT_MIN + WTERMSIG(status);
+	}
+	return WEXITSTATUS(status) == 255 ? 0 : -WEXITSTATUS(status);
+}
+
 static void bad_msg(int rfd, int sfd)
 {
 	uint8_t buf[ZC_MSG_HDR_LEN + 8];
@@ -542,6 +571,10 @@ static void bad_msg(int rfd, int sfd)
 			CHECK_EQ(zc_msg_rx_create(&mrx, rx, &mo), -EINVAL,
 				 "msg rx reserved");
 		}
+		/* NULL out-param with a valid rx: in a child, as it may
+		 * crash. */
+		CHECK_EQ(in_child_msg_rx_create_null(rx), -EINVAL,
+			 "zc_msg_rx_create(NULL, rx, NULL)");
 		CHECK_EQ(zc_msg_rx_create(&mrx2, rx, NULL), 0, "msg rx");
 	}
 	CHECK_EQ(zc_msg_read(NULL, &m), -EINVAL, "zc_msg_read(NULL)");
