@@ -53,7 +53,10 @@ struct zc_rx_pool {
 struct zc__rx_auto {
 	uint32_t active;
 	uint32_t exploring;
-	uint32_t pairs;		/* epoch pairs done, warm-up included */
+	uint64_t warmup_left;	/* bytes of the connection's start not
+				 * measured (TCP slow start) */
+	uint32_t warmup_reads;
+	uint64_t explore_bytes;	/* read while exploring, this time */
 	uint32_t nsamples[3];	/* by mode */
 	uint64_t sample[3][ZC__RX_AUTO_MAX_PAIRS]; /* ns per MiB */
 	uint64_t epoch_bytes;	/* this epoch */

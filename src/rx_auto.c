@@ -13,9 +13,9 @@
  *
  * Exploring runs short epochs of each mode in turn (1 MiB or 16 reads,
  * whichever comes first) and keeps one cost per byte per epoch. The first
- * pair is a warm-up and is dropped: a connection starts in TCP slow start
- * with short queues, which made the first epochs cost several times the
- * steady state. Modes are compared by their median epoch, so one epoch
+ * 2 MiB (or 16 reads) of a connection are a warm-up, read by zero-copy and not measured:
+ * a connection starts in TCP slow start with short queues, which made the
+ * first epochs cost several times the steady state. Modes are compared by their median epoch, so one epoch
  * that caught softirq work or a hypervisor stall cannot swing the choice.
  * The cost of trying the worse mode grows with the gap between the two,
  * and the number of samples needed shrinks with it, so exploring stops as
@@ -23,8 +23,9 @@
  * goes on to MAX_PAIRS only when the modes are close, when trying the
  * worse one costs little.
  *
- * The cheaper mode then runs for an exploit phase (256 MiB or 4096 reads)
- * that doubles while the choice holds, after which auto measures again, so
+ * The cheaper mode then runs for an exploit phase (256 MiB or 4096 reads,
+ * and at least 32 times what exploring read) that doubles while the choice
+ * holds, after which auto measures again, so
  * a change of conditions (another sender, another path) is noticed.
  */
 #include "internal.h"
@@ -32,8 +33,13 @@
 
 #define EPOCH_BYTES	(1ull << 20)
 #define EPOCH_READS	16u
-#define WARMUP_PAIRS	1u	/* dropped */
+#define WARMUP_BYTES	(2ull << 20)	/* of a new connection, not measured, */
+#define WARMUP_READS	16u		/* ... or its first reads */
 #define MIN_PAIRS	3u	/* measured pairs before a clear gap counts */
+/* An exploit phase lasts at least this many times the bytes the
+ * exploration before it read, so exploring stays ~3% of the stream even
+ * when a read is 4 MiB and an epoch one read. */
+#define EXPLOIT_PER_EXPLORED 32u
 #define CLEAR_GAP_PCT	25u
 #define EXPLOIT_MIN	(256ull << 20)
 #define EXPLOIT_MAX	(16ull << 30)
@@ -42,7 +48,7 @@
 static void start_exploring(struct zc__rx_auto *au)
 {
 	au->exploring = 1;
-	au->pairs = 0;
+	au->explore_bytes = 0;
 	au->nsamples[ZC_RX_ZEROCOPY] = au->nsamples[ZC_RX_COPY] = 0;
 	au->epoch_bytes = 0;
 	au->epoch_reads = 0;
@@ -60,6 +66,8 @@ void zc__rx_auto_init(struct zc_rx *rx)
 		     (rx->features & ZC_PROBE_RX_ZEROCOPY);
 	au->exploit_len = 0;
 	au->winner = -1;
+	au->warmup_left = WARMUP_BYTES;
+	au->warmup_reads = WARMUP_READS;
 	if (au->active)
 		start_exploring(au);
 }
@@ -98,6 +106,8 @@ static void exploit(struct zc_rx *rx, int winner)
 					  : au->exploit_len * 2;
 	else
 		au->exploit_len = EXPLOIT_MIN;
+	if (au->exploit_len < EXPLOIT_PER_EXPLORED * au->explore_bytes)
+		au->exploit_len = EXPLOIT_PER_EXPLORED * au->explore_bytes;
 	au->winner = winner;
 	au->exploit_left = au->exploit_len;
 	au->exploit_reads_left =
@@ -141,7 +151,7 @@ static void end_epoch(struct zc_rx *rx)
 	struct zc__rx_auto *au = &rx->au;
 	int mode = (int)rx->mode;
 
-	if (au->pairs >= WARMUP_PAIRS && au->epoch_bytes) {
+	if (au->epoch_bytes) {
 		au->sample[mode][au->nsamples[mode]++] =
 			(uint64_t)((unsigned __int128)au->epoch_cost *
 				   (1u << 20) / au->epoch_bytes);
@@ -155,11 +165,8 @@ static void end_epoch(struct zc_rx *rx)
 	au->epoch_cost = 0;
 	au->epoch_mapped = 0;
 	/* Epochs go zero-copy, copy, zero-copy, ...: a pair ends on copy. */
-	if (mode == ZC_RX_COPY) {
-		au->pairs++;
-		if (au->pairs > WARMUP_PAIRS && maybe_decide(rx))
-			return;
-	}
+	if (mode == ZC_RX_COPY && maybe_decide(rx))
+		return;
 	set_mode(rx, mode == ZC_RX_ZEROCOPY ? ZC_RX_COPY : ZC_RX_ZEROCOPY);
 }
 
@@ -202,6 +209,12 @@ void zc__rx_auto_after(struct zc_rx *rx, int mode, const struct zc_view *v)
 	/* Reads that got nothing are charged to no epoch. */
 	if (!n)
 		return;
+	au->explore_bytes += n;
+	if (au->warmup_left && au->warmup_reads) {
+		au->warmup_left = au->warmup_left > n ? au->warmup_left - n : 0;
+		au->warmup_reads--;
+		return;
+	}
 	au->last_mode = mode;
 	au->epoch_bytes += n;
 	au->epoch_reads++;
