@@ -88,6 +88,10 @@ mkdir -p "$(dirname "$csv")"
 tmp=$(mktemp -d /tmp/zc-bench-tx.XXXXXX)
 prev_trap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT$/\1/")
 trap "rm -rf '$tmp'; $prev_trap" EXIT
+# A private copy: a rebuild of build/zcperf during the run (a shared
+# checkout) must not swap the program between runs or fail one.
+cp "$zcperf" "$tmp/zcperf"
+zcperf=$tmp/zcperf
 
 # "steal total" jiffies from /proc/stat's cpu line.
 steal() { awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t}' /proc/stat; }
