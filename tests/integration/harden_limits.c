@@ -13,7 +13,8 @@
  *   harden_limits memlock   RLIMIT_MEMLOCK 0 without CAP_IPC_LOCK:
  *                           io_uring backends fail with -ENOMEM, or fall
  *                           back (ZC_TX_F_FALLBACK, counted); MSG_ZEROCOPY
- *                           copies after ENOBUFS; every byte arrives
+ *                           copies after ENOBUFS; every byte arrives,
+ *                           zc_msg_send with ZC_MSG_SEND_ZEROCOPY too
  *   harden_limits nofile    RLIMIT_NOFILE at the fds already open:
  *                           zc_probe, zc_rx_pool_create, io_uring
  *                           zc_tx_create give -EMFILE
@@ -530,10 +531,24 @@ static int do_memlock(void)
 			      "memlock 0, msg_zerocopy: no ENOBUFS copy "
 			      "counted");
 			printf("ok   memlock 0, msg_zerocopy: %llu sends "
-			       "copied "
-			       "after ENOBUFS, 32 MiB verified\n",
+			       "copied after ENOBUFS, 32 MiB verified\n",
 			       (unsigned long long)s.st.enobufs_copied);
 		}
+	}
+	{
+		/* Pinning any payload page passes the limit: ENOBUFS on
+		 * every zero-copy send, whatever is reaped. */
+		struct rx_setup rm = { .opts = { .mode = r.opts.mode,
+						 .copybuf_size = 16u << 10 },
+				       .messages = true };
+		struct sender unused = { 0 };
+		int before = harden_failures;
+
+		transfer("memlock 0, zc_msg_send ZC_MSG_SEND_ZEROCOPY", &rm,
+			 &unused, 4, true);
+		if (harden_failures == before)
+			printf("ok   memlock 0, zc_msg_send zero-copy: 4 "
+			       "messages of 1 MiB\n");
 	}
 	return harden_failures ? 1 : 0;
 }
