@@ -338,9 +338,12 @@ ZC_API int zc_rx_release(struct zc_rx *rx, struct zc_view *v)
 	s->owner = NULL;
 	rx->held--;
 	if (s->mapped && rx->win->zap == ZC_RX_ZAP_EACH) {
+		unsigned long long t = zc__rx_auto_clock(rx);
+
 		zc__rx_zap(rx->win, slot_window(rx, v->slot), s->mapped,
 			   &rx->st.zaps);
 		s->mapped = 0;
+		zc__rx_auto_charge(rx, t);
 	}
 	memset(v, 0, sizeof(*v));
 	return 0;

@@ -68,8 +68,7 @@ struct zc__rx_auto {
 	uint64_t exploit_left;	/* bytes before exploring again */
 	uint32_t exploit_reads_left;
 	uint64_t exploit_len;	/* length of the last exploit phase */
-	unsigned long long last_cpu;
-	int last_mode;		/* mode of the read being timed, or -1 */
+	unsigned long long read_start;	/* thread CPU time at read entry */
 	int winner;
 };
 
@@ -124,5 +123,9 @@ void zc__rx_auto_init(struct zc_rx *rx);
 int zc__rx_auto_before(struct zc_rx *rx);
 /* Accounts the read just done (v NULL when it returned no bytes). */
 void zc__rx_auto_after(struct zc_rx *rx, int mode, const struct zc_view *v);
+/* Around work done for the handle outside a read (zapping on release):
+ * start = zc__rx_auto_clock(), then zc__rx_auto_charge(rx, start). */
+unsigned long long zc__rx_auto_clock(const struct zc_rx *rx);
+void zc__rx_auto_charge(struct zc_rx *rx, unsigned long long start);
 
 #endif /* ZC_RX_H */
