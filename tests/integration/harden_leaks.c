@@ -3,7 +3,7 @@
  * harden_leaks: connection cycles in one process; nothing may leak.
  *
  *   harden_leaks [--cycles N] [--msg-cycles N] [--warmup N] [--no-maps]
- *                [--no-rss] [--rss-slack KIB] [--timeout SEC]
+ *                [--no-rss] [--rss-slack KIB] [--timeout SEC] [--inject-leak]
  *
  * Each stream cycle makes a TCP pair over loopback (MSS 4108, so segments
  * carry whole pages), a struct zc_rx on the accepted end (auto, zerocopy or
@@ -27,6 +27,9 @@
  * Built with ASan the maps and RSS checks are off (its allocator maps and
  * keeps memory by design) and LeakSanitizer checks the heap at exit.
  *
+ * --inject-leak leaks an fd and a mapping halfway, to show the checks
+ * catch them (the script expects that run to fail).
+ *
  * Runs inside a namespace the test script made (harden_leaks.sh); only
  * loopback addresses are used. Exit 0 when every check passed, else 1.
  */
@@ -38,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -60,7 +64,7 @@ static const uint32_t msg_sizes[NMSG] = { 0, 100, 5000, 20000 };
 
 struct cfg {
 	unsigned int cycles, msg_cycles, warmup;
-	bool maps, rss;
+	bool maps, rss, inject_leak;
 	long rss_slack_kib;
 	unsigned int timeout;
 };
@@ -569,7 +573,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: harden_leaks [--cycles N] [--msg-cycles N] "
 			"[--warmup N] [--no-maps] [--no-rss] "
-			"[--rss-slack KIB] [--timeout SEC]\n");
+			"[--rss-slack KIB] [--timeout SEC] [--inject-leak]\n");
 	exit(2);
 }
 
@@ -606,6 +610,8 @@ int main(int argc, char **argv)
 			cfg.maps = false;
 		else if (!strcmp(a, "--no-rss"))
 			cfg.rss = false;
+		else if (!strcmp(a, "--inject-leak"))
+			cfg.inject_leak = true;
 		else if (!v)
 			usage();
 		else if (!strcmp(a, "--cycles"))
@@ -648,6 +654,13 @@ int main(int argc, char **argv)
 	       cfg.warmup, u0.fds, u0.maps, u0.rss_kib);
 	for (c = 0; c < cfg.cycles; c++) {
 		run_cycle(c, &cfg);
+		if (cfg.inject_leak && c == cfg.cycles / 2) {
+			if (socket(AF_INET, SOCK_STREAM, 0) < 0 ||
+			    mmap(NULL, 4096, PROT_READ,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1,
+				 0) == MAP_FAILED)
+				harden_die("inject-leak");
+		}
 		harden_usage_now(&u);
 		CHECK(u.fds == u0.fds, "after %s: %ld fds open, %ld before",
 		      env.what, u.fds, u0.fds);

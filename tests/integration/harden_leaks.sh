@@ -16,3 +16,9 @@ exe=$ZC_BUILD/tests/harden_leaks
 zc_require_root
 zc_loopback_ns
 in_lo "$exe" --cycles "${ZC_LEAK_CYCLES:-1000}" || zc_fail "harden_leaks"
+# The checks can fail: a leaked fd and mapping must be caught.
+out=$(in_lo "$exe" --cycles 20 --msg-cycles 0 --warmup 2 --inject-leak 2>&1) &&
+	zc_fail "an injected fd and mapping leak went unnoticed: $out"
+echo "$out" | grep -q 'fds open' ||
+	zc_fail "the injected fd leak was not reported: $out"
+echo "ok   an injected fd and mapping leak is caught"
