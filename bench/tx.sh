@@ -196,6 +196,7 @@ echo "# veth pair, MTU 4168, $rounds rounds x $secs s per run, modes" \
 # row per mode and a column per protocol. Ratios to copy are taken
 # within each round, then the median.
 table() {
+	echo
 	awk -F, -v sec="$1" -v protos="$2" -v modes="$3" -v what="$4" '
 	function med(a, k, c,   i, j, t, v) {
 		if (!c) return -1
@@ -274,6 +275,7 @@ table veth "$protos" "$modes" other
 echo
 echo "Loopback: TCP over IPv4 in a namespace (default MSS), copy receiver," \
      "$lo_rounds rounds x $secs s, modes alternating; medians:"
+echo
 awk -F, -v modes="$lo_modes" '
 	function med(a, k, c,   i, j, t, v) {
 		if (!c) return -1
@@ -303,6 +305,7 @@ awk -F, -v modes="$lo_modes" '
 				med(oth, k, n[k])
 			if (k == "auto") auto_vs = med(vs, k, n[k])
 		}
+		print ""
 		if (auto_vs > 0)
 			printf "auto reaches %.0f %% of copy'"'"'s throughput (goal: at least 95 %%)\n", 100 * auto_vs
 		# Rounds in which no run shared the machine with other
