@@ -183,15 +183,20 @@ verified=$(cat "$tmp/stream-zc.log" "$tmp/stream-auto.log" |
 notver=$(cat "$tmp"/stream-*.log | grep -c 'integrity: NOT')
 rpcver=$(grep -c 'integrity: every request byte verified' "$tmp/rpc-pool.log")
 sessions=$(grep -c '^rpc client' "$tmp/rpc-pool.log")
-gib=$(cat "$tmp"/stream-*.log | awk '/^\[SUM\]|^\[  0\] received/ {
-	for (i = 1; i <= NF; i++) if ($i == "received") { v = $(i + 1); u = $(i + 2)
-		if (u ~ /GiB/) s += v; else if (u ~ /MiB/) s += v / 1024 } }
-	END { printf "%.1f", s }')
+# Per connection: "[  0] received 512.0 MiB (99.8 % mmap'ed) in ...".
+volume() {
+	awk '/^\[ *[0-9]+\] received / {
+		sub(/^\[ *[0-9]+\] received /, ""); split($0, f, " ")
+		v = f[1]; if (f[2] ~ /MiB/) v /= 1024; else if (f[2] ~ /KiB/) v /= 1048576
+		s += v; m += v * substr(f[3], 2) / 100 }
+		END { printf "%.1f GiB, %.1f%% mapped", s, s ? 100 * m / s : 0 }' "$@"
+}
 txn=$(cat "$tmp"/rpc.*.log | awk '/^\[SUM\]/ { s += $2 } END { print s + 0 }')
 echo
-echo "runs (4 warm-up runs of each kind included): $nstream stream (1 GiB" \
-	"each, $gib GiB received in all), $nrpc rpc" \
-	"($txn transactions); $bad failed"
+echo "runs (4 warm-up runs of each kind included): $nstream stream of 1 GiB," \
+	"$nrpc rpc ($txn transactions); $bad failed"
+echo "received: stream-zc $(volume "$tmp/stream-zc.log"), stream-auto" \
+	"$(volume "$tmp/stream-auto.log")"
 echo "integrity: $verified stream sessions verified, $notver NOT verified;" \
 	"$rpcver of $sessions rpc sessions verified every request byte"
 [ "$bad" -eq 0 ] || { grep FAIL "$tmp/results"; for f in "$tmp"/failed.*; do
