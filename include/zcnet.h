@@ -359,8 +359,10 @@ struct zc_msg {
 	 * (mapped pages fault on write); valid until zc_msg_release(). Ready
 	 * for writev(), sendmsg() or zc_msg_send(). */
 	struct iovec seg[ZC_MSG_MAX_SEGS];
-	/* Internal: what zc_msg_release() gives back. */
+	/* Internal: what zc_msg_release() gives back, and to which reader. */
 	void *buf;
+	const void *owner;
+	uint64_t seq;
 	uint32_t held;
 	uint32_t nviews;
 	uint16_t view[ZC_MSG_MAX_SEGS];

@@ -239,6 +239,13 @@ struct zc_msg_rx {
 
 	struct zc__msg_link bufs; /* list of assembled payloads */
 	struct zc_msg_rx_stats st;
+
+	/* Messages handed out and not yet released, by sequence number: a
+	 * copy of a released message, or another reader's, is refused
+	 * instead of dropping view references it does not own. */
+	uint64_t seq;
+	uint64_t *held;
+	uint32_t nheld, cap_held;
 };
 
 static ssize_t source_rx_read(void *ctx, struct zc_view *v)
@@ -324,7 +331,7 @@ ZC_API int zc_msg_rx_create(struct zc_msg_rx **mrxp, struct zc_rx *rx,
 
 	if (mrxp)
 		*mrxp = NULL;
-	if (!rx)
+	if (!mrxp || !rx)
 		return -EINVAL;
 	/* The zc_rx never has more views out than slots. */
 	src.max_views = rx->nslots;
@@ -778,10 +785,48 @@ static ssize_t refill(struct zc_msg_rx *mrx)
 	return n;
 }
 
+/* Makes room to record one more held message, before anything is read,
+ * so that delivering cannot fail. Returns 0 or -ENOMEM. */
+static int reserve_held(struct zc_msg_rx *mrx)
+{
+	uint32_t cap;
+	uint64_t *h;
+
+	if (mrx->nheld < mrx->cap_held)
+		return 0;
+	cap = mrx->cap_held ? 2 * mrx->cap_held : 16;
+	h = realloc(mrx->held, cap * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	mrx->held = h;
+	mrx->cap_held = cap;
+	return 0;
+}
+
+/* Forgets m's sequence number. Returns 0, or -EINVAL when this reader
+ * does not hold it (released already, or never ours). */
+static int untrack(struct zc_msg_rx *mrx, const struct zc_msg *m)
+{
+	uint32_t i;
+
+	if (m->owner != mrx)
+		return -EINVAL;
+	for (i = 0; i < mrx->nheld; i++) {
+		if (mrx->held[i] == m->seq) {
+			mrx->held[i] = mrx->held[--mrx->nheld];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static void deliver(struct zc_msg_rx *mrx, struct zc_msg *m)
 {
 	*m = mrx->pend;
 	m->held = ZC__MSG_HELD;
+	m->owner = mrx;
+	m->seq = ++mrx->seq;
+	mrx->held[mrx->nheld++] = m->seq; /* room made by reserve_held() */
 	mrx->st.messages++;
 	mrx->st.payload_bytes += m->hdr.len;
 	mrx->st.bytes_mapped += m->mapped_len;
@@ -841,6 +886,9 @@ ZC_API int zc_msg_read(struct zc_msg_rx *mrx, struct zc_msg *m)
 		return -EINVAL;
 	if (mrx->err)
 		return mrx->err;
+	ret = reserve_held(mrx);
+	if (ret)
+		return ret;
 	for (;;) {
 		if (mrx->cur >= 0) {
 			ret = parse_view(mrx);
@@ -867,7 +915,7 @@ ZC_API int zc_msg_release(struct zc_msg_rx *mrx, struct zc_msg *m)
 	uint32_t k;
 
 	if (!mrx || !m || m->held != ZC__MSG_HELD ||
-	    m->nviews > ZC_MSG_MAX_SEGS)
+	    m->nviews > ZC_MSG_MAX_SEGS || m->owner != mrx)
 		return -EINVAL;
 	for (k = 0; k < m->nviews; k++) {
 		const struct zc__msg_view *e;
@@ -878,6 +926,8 @@ ZC_API int zc_msg_release(struct zc_msg_rx *mrx, struct zc_msg *m)
 		if (!e->used || !e->refs || e->generation != m->generation[k])
 			return -EINVAL;
 	}
+	if (untrack(mrx, m))
+		return -EINVAL;
 	msg_put_views(mrx, m);
 	msg_free_buf(m);
 	memset(m, 0, sizeof(*m));
@@ -901,6 +951,7 @@ ZC_API void zc_msg_rx_free(struct zc_msg_rx *mrx)
 		free(b);
 	}
 	free(mrx->views);
+	free(mrx->held);
 	free(mrx);
 }
 

@@ -121,6 +121,10 @@ static ssize_t read_copy(struct zc_rx *rx, uint32_t slot, size_t len,
 	n = zc__sys.recv(rx->fd, slot_copy(rx, slot),
 			 ZC__MIN(len, rx->win->copy_size), flags);
 	rx->st.recv_calls++;
+	/* After a reset whose error the kernel already handed over, the
+	 * drained queue reads as an end (RCV_SHUTDOWN): it is the error. */
+	if (n == 0 && rx->pending_err)
+		return -rx->pending_err;
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			rx->pending_err = errno;
@@ -202,7 +206,10 @@ static ssize_t zerocopy_call(struct zc_rx *rx, uint32_t slot,
 		 * the bytes that came before it. */
 		if (zc.err < 0) {
 			rx->pending_err = -zc.err;
-			if (!mapped && !copied)
+			/* Bytes queued before a reset are still the peer's
+			 * data: hand them over first (the error waits until
+			 * the queue is empty, see zc_rx_read()). */
+			if (!mapped && !copied && !zc.recv_skip_hint)
 				return -rx->pending_err;
 		}
 	}
@@ -308,8 +315,10 @@ ZC_API ssize_t zc_rx_read(struct zc_rx *rx, struct zc_view *v)
 	if (!rx || !v)
 		return -EINVAL;
 	/* A socket error ends the stream: the kernel handed it over once
-	 * and will not again, so every later read repeats it. */
-	if (rx->pending_err)
+	 * and will not again, so every later read repeats it; but bytes that
+	 * were queued before it (a reset does not purge the receive queue)
+	 * are delivered first. */
+	if (rx->pending_err && !(rx->inq_known && rx->inq))
 		return -rx->pending_err;
 	if (rx->eof)
 		return 0;
@@ -333,6 +342,11 @@ ZC_API int zc_rx_release(struct zc_rx *rx, struct zc_view *v)
 		return -EINVAL;
 	s = &rx->win->slots[v->slot];
 	if (!s->held || s->owner != rx || s->generation != v->generation)
+		return -EINVAL;
+	/* Handles with windows of their own have slots of the same numbers
+	 * and generations: the addresses tell whose view it is. */
+	if ((v->mapped && v->mapped != slot_window(rx, v->slot)) ||
+	    (v->copied && v->copied != slot_copy(rx, v->slot)))
 		return -EINVAL;
 	s->held = 0;
 	s->owner = NULL;
