@@ -452,7 +452,11 @@ struct zc_msg_out {
 	void *payload_ctx;
 	uint64_t user_data;	/* passed to payload_fn */
 	uint64_t sent;		/* out: header + payload bytes accepted */
-	uint64_t reserved[4];	/* must be zero */
+	/* out: MSG_ZEROCOPY sends refused with ENOBUFS (optmem or locked
+	 * memory exhausted) and made by copy instead */
+	uint32_t enobufs_copied;
+	uint32_t reserved32;	/* must be zero */
+	uint64_t reserved[3];	/* must be zero */
 };
 
 /*
@@ -463,8 +467,10 @@ struct zc_msg_out {
  * sent alone (MSG_MORE, and MSG_EOR from a page on). Uses MSG_NOSIGNAL.
  * Returns 0 once every byte is accepted, -EAGAIN when the socket (or
  * payload_fn) is full: out->sent says how far it got; call again when
- * writable. -EINVAL for bad input, -ENOBUFS when MSG_ZEROCOPY ran out of
- * optmem (reap completions, then call again), or the socket's -errno.
+ * writable. -EINVAL for bad input, or the socket's -errno. A MSG_ZEROCOPY
+ * send the kernel refuses with ENOBUFS (optmem or RLIMIT_MEMLOCK exhausted)
+ * is made by copy instead and counted in enobufs_copied: reaping
+ * completions often frees optmem, but locked memory may never come back.
  */
 int zc_msg_send(struct zc_msg_out *out);
 

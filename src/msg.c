@@ -987,6 +987,8 @@ static int check_out(const struct zc_msg_out *o, uint64_t *total)
 		return -EINVAL;
 	if (o->iovcnt > ZC_MSG_MAX_IOV || (o->iovcnt && !o->iov))
 		return -EINVAL;
+	if (o->reserved32)
+		return -EINVAL;
 	for (i = 0; i < ZC__ARRAY_SIZE(o->reserved); i++)
 		if (o->reserved[i])
 			return -EINVAL;
@@ -1121,6 +1123,13 @@ ZC_API int zc_msg_send(struct zc_msg_out *o)
 				     zerocopy ? MSG_ZEROCOPY : 0);
 			if (n > 0 && zerocopy)
 				o->zerocopy_sends++;
+			/* optmem or locked memory exhausted: send the bytes
+			 * by copy rather than fail, and say so. */
+			if (n == -ENOBUFS && zerocopy) {
+				n = send_iov(o->fd, iov, cnt, 0);
+				if (n > 0)
+					o->enobufs_copied++;
+			}
 		}
 		if (n < 0)
 			return (int)n;
