@@ -140,6 +140,7 @@ struct zc_tx {
 	uint32_t auto_state;
 	uint32_t auto_left; /* backoff: copy sends before retrying */
 	uint32_t epoch;	    /* bumped each time zero-copy is retried */
+	uint32_t epoch_judged; /* a notification of this epoch arrived */
 
 	/* io_uring */
 	struct io_uring ring;

@@ -73,6 +73,8 @@ static void complete_id(void *arg, uint32_t id)
 	rec->state = ZC__TX_REC_FREE;
 	tx->outstanding--;
 	zc__tx_complete(tx, rec->user_data, rec->len, c->flags);
+	if (rec->epoch == tx->epoch)
+		tx->epoch_judged = 1;
 	if (c->flags & ZC_COMPLETION_COPIED)
 		zc__tx_auto_copied(tx, rec->epoch);
 	c->completed++;
