@@ -81,6 +81,8 @@ int run_client(const struct cfg *cfg)
 		c->hdr.tx = (uint32_t)cfg->tx;
 		c->hdr.chunk = cfg->chunk;
 		c->hdr.planned_bytes = c->planned;
+		if (!c->planned && cfg->seconds > 0)
+			c->hdr.planned_ms = (uint32_t)(cfg->seconds * 1000);
 		/* The first address that answers is used for all. */
 		for (ai = chosen ? chosen : res; ai; ai = ai->ai_next) {
 			memset(&c->error, 0, sizeof(c->error));

@@ -53,6 +53,17 @@ int rx_verify(struct rx_conn *c, const uint8_t *p, size_t len, uint64_t off,
 	return -EILSEQ;
 }
 
+/* The stream of a timed sender ended before its announced time, with a
+ * margin for the two ends' clocks starting apart: a tenth of the time,
+ * and at least a second. */
+static bool ended_early(const struct rx_conn *c)
+{
+	double planned = c->hdr.planned_ms / 1000.0;
+	double margin = planned / 10 > 1 ? planned / 10 : 1;
+
+	return c->t_end - c->t_first < planned - margin;
+}
+
 void rx_conn_run(struct rx_conn *c)
 {
 	const struct cfg *cfg = c->cfg;
@@ -77,6 +88,18 @@ void rx_conn_run(struct rx_conn *c)
 			 "stream ended after %" PRIu64 " of %" PRIu64
 			 " bytes the sender announced",
 			 c->bytes, c->hdr.planned_bytes);
+		conn_error_set(&c->error, "receive", EPROTO);
+		r = -EPROTO;
+	}
+	if (!r && !(c->hdr.flags & WIRE_F_UDP) && !c->hdr.planned_bytes &&
+	    c->hdr.planned_ms && ended_early(c)) {
+		/* A timed sender has no length to announce; a stream that
+		 * ends long before its announced time is a sender that died
+		 * (kill -9 closes with a FIN like a clean end). */
+		snprintf(c->error.detail, sizeof(c->error.detail),
+			 "stream ended after %.1f s of the %.1f s the sender "
+			 "announced",
+			 c->t_end - c->t_first, c->hdr.planned_ms / 1000.0);
 		conn_error_set(&c->error, "receive", EPROTO);
 		r = -EPROTO;
 	}

@@ -111,6 +111,7 @@ int wire_send(int fd, const struct wire_hdr *h)
 	put32(b + 32, h->mss);
 	put32(b + 36, h->chunk);
 	put64(b + 40, h->planned_bytes);
+	put32(b + 48, h->planned_ms);
 	while (off < sizeof(b)) {
 		n = send(fd, b + off, sizeof(b) - off, MSG_EOR | MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -140,6 +141,7 @@ int wire_recv(int fd, struct wire_hdr *h, int timeout_ms)
 	h->mss = get32(b + 32);
 	h->chunk = get32(b + 36);
 	h->planned_bytes = get64(b + 40);
+	h->planned_ms = get32(b + 48);
 	if (!h->conn_count ||
 	    h->conn_count > (h->flags & WIRE_F_RPC ? ZCPERF_RPC_MAX_CONNS
 						   : ZCPERF_MAX_PARALLEL) ||

@@ -181,6 +181,7 @@ struct wire_hdr {
 	uint32_t mss;		/* sender's TCP_MAXSEG after connect */
 	uint32_t chunk;		/* sender's write size */
 	uint64_t planned_bytes; /* 0 when the sender runs for a time */
+	uint32_t planned_ms;	/* -t: how long the sender means to send */
 };
 int wire_send(int fd, const struct wire_hdr *h);
 /* Returns 0, -EPROTO for a stream that is not zcperf's, or -errno. */
