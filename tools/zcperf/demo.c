@@ -271,8 +271,8 @@ static void print_table(const struct cfg *cfg, const char *where,
 	       "%u x %s per mode, medians.\n",
 	       kernel_release(), where, DEMO_MSS, cfg->rounds,
 	       fmt_iec(sz, sizeof(sz), (double)cfg->bytes));
-	printf("CPU is the receiving thread's user+sys per MiB. On a VM with "
-	       "hot caches zero-copy often costs more CPU than copying; auto "
+	printf("CPU is the receiving thread's user+sys per MiB. Which mode "
+	       "costs less depends on the machine and the read size: auto "
 	       "measures both and picks.\n\n");
 	printf("%-10s %9s %12s %9s  %s\n", "mode", "Gbit/s", "usec/MiB",
 	       "mapped", "verified");
