@@ -127,8 +127,9 @@ struct zc_rx_pool;
 struct zc_rx_opts {
 	uint32_t mode;		/* enum zc_rx_mode */
 	uint32_t flags;		/* ZC_RX_F_* */
-	/* Most bytes one view holds; a multiple of the page size.
-	 * 0 = 512 KiB. */
+	/* Most bytes one view maps; a multiple of the page size. The copied
+	 * part of a view may hold up to copybuf_size more, or up to
+	 * max(slot_size, copybuf_size) in copy mode. 0 = 512 KiB. */
 	uint32_t slot_size;
 	/* How many views may be held at once. 0 = 8; at most 1024. */
 	uint32_t slots;
@@ -463,7 +464,9 @@ struct zc_msg_out {
  * Sends (the rest of) one message. A payload shorter than a page goes with
  * its header in one send; a longer one behind a header sent with
  * MSG_EOR | MSG_MORE (the header gets its own segment, the payload starts
- * page-aligned in the stream). With a payload_fn the header is always
+ * page-aligned in the stream). Set TCP_NODELAY for request/response
+ * traffic: with Nagle on, a payload shorter than the MSS waits for the
+ * peer's delayed ACK of the header segment (about 40 ms). With a payload_fn the header is always
  * sent alone (MSG_MORE, and MSG_EOR from a page on). Uses MSG_NOSIGNAL.
  * Returns 0 once every byte is accepted, -EAGAIN when the socket (or
  * payload_fn) is full: out->sent says how far it got; call again when

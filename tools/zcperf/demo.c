@@ -28,7 +28,7 @@
 
 #include "report.h"
 
-#define DEMO_MSS   4108
+#define DEMO_MSS   4108u
 #define DEMO_BYTES (256ull << 20)
 #define DEMO_MODES 3
 

@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -119,6 +121,14 @@ int rpc_conn_setup(struct rpc_conn *c, const struct cfg *cfg,
 	fl = fcntl(c->fd, F_GETFL);
 	if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK)) {
 		conn_error_set(&c->error, "O_NONBLOCK", errno);
+		return -errno;
+	}
+	/* A message of a page or more goes as a header segment and then the
+	 * payload: with Nagle on, a payload shorter than the MSS waits for
+	 * the peer's delayed ACK of the header (~40 ms a transaction). */
+	if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+		       sizeof(int))) {
+		conn_error_set(&c->error, "TCP_NODELAY", errno);
 		return -errno;
 	}
 	o.mode = (uint32_t)cfg->rx;
