@@ -147,6 +147,10 @@ struct zc_tx {
 	bool ring_up;
 	bool report_usage;    /* IORING_SEND_ZC_REPORT_USAGE works */
 	bool defer_taskrun;   /* IORING_SETUP_DEFER_TASKRUN is on */
+	/* io_uring_submit or io_uring_wait_cqe failed for good: an SQE may
+	 * sit in the ring whose send already returned an error, so the ring
+	 * is never entered again (sends return this -errno). */
+	int uring_broken;
 	pthread_t owner;      /* the ring's single issuer */
 	uint32_t *free_slots; /* stack of free record slots */
 	uint32_t nfree;

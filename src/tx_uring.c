@@ -314,6 +314,8 @@ static int submit_one(struct zc_tx *tx, const void *buf, size_t len,
 	uint32_t slot, zc_flags = 0;
 	int ret, reg, fl, msg_flags;
 
+	if (tx->uring_broken)
+		return tx->uring_broken;
 	if (!tx->nfree) {
 		zc__tx_uring_drain(tx);
 		if (!tx->nfree)
@@ -365,8 +367,13 @@ static int submit_one(struct zc_tx *tx, const void *buf, size_t len,
 		if (ret == -EBUSY)
 			zc__tx_uring_drain(tx);
 	} while (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY);
-	if (ret < 0)
+	if (ret < 0) {
+		/* The SQE is published and cannot be taken back; entering
+		 * the ring again would send a buffer whose send failed. */
+		tx->uring_broken = ret;
+		free_slot(tx, slot);
 		return ret;
+	}
 
 	/* The kernel holds buf now: wait for the result, whatever
 	 * interrupts us, handling earlier sends' notifications meanwhile. */
@@ -374,8 +381,13 @@ static int submit_one(struct zc_tx *tx, const void *buf, size_t len,
 		ret = io_uring_wait_cqe(&tx->ring, &cqe);
 		if (ret == -EINTR || ret == -EAGAIN)
 			continue;
-		if (ret < 0)
+		if (ret < 0) {
+			/* The send is in flight with no way to learn its
+			 * end: stop using the ring (its record stays
+			 * outstanding, as zc_tx_free() will report). */
+			tx->uring_broken = ret;
 			return ret;
+		}
 		zc__tx_uring_cqe(tx, cqe);
 		io_uring_cqe_seen(&tx->ring, cqe);
 	}
