@@ -30,6 +30,11 @@ backends="copy msg_zerocopy auto"
 feat uring_send_zc && backends="copy msg_zerocopy uring uring_zc auto"
 zc_loopback_ns
 zc_veth_pair 4168
+# Fragmented MSG_ZEROCOPY datagrams: one lost fragment keeps the others,
+# and the sender's pages, in the receiver's reassembly queue until
+# ipfrag_time (30 s) runs out, longer than zcperf waits for completions
+# (see tx_veth.sh and docs/KERNEL_FINDINGS.md).
+in_a sysctl -qw net.ipv4.ipfrag_time=3
 
 tmp=$(mktemp -d /tmp/zc-zcperf-tx.XXXXXX)
 prev_trap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT$/\1/")
