@@ -49,7 +49,4 @@ extern struct zc__sys zc__sys;
 void zc__sys_reset(void);
 
 
-/* True when every byte of the region is zero. */
-int zc__all_zero(const void *p, size_t len);
-
 #endif /* ZC_INTERNAL_H */

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* The system-call table (see internal.h) and small shared helpers. */
-#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -35,13 +34,6 @@ void zc__sys_reset(void)
 	zc__sys = real;
 }
 
-
-int zc__all_zero(const void *p, size_t len)
-{
-	const unsigned char *c = p;
-
-	return len == 0 || (c[0] == 0 && !memcmp(c, c + 1, len - 1));
-}
 
 ZC_API const char *zc_version(void)
 {
