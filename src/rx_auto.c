@@ -86,6 +86,9 @@ static uint64_t median(const uint64_t *v, unsigned int n)
 	uint64_t s[ZC__RX_AUTO_MAX_PAIRS], t;
 	unsigned int i, j;
 
+	/* Callers pass MIN_PAIRS..ZC__RX_AUTO_MAX_PAIRS samples. */
+	if (n == 0 || n > ZC__RX_AUTO_MAX_PAIRS)
+		return 0;
 	for (i = 0; i < n; i++)
 		s[i] = v[i];
 	for (i = 1; i < n; i++)
