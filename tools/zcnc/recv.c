@@ -47,7 +47,9 @@ static int write_all(int fd, struct iovec *iov, int cnt, uint64_t *written)
 			return -errno;
 		}
 		*written += (uint64_t)n;
-		while (n > 0) {
+		/* writev() never returns more than it was given; the cnt
+		 * bound keeps iov inside the array even if it did. */
+		while (n > 0 && cnt > 0) {
 			if ((size_t)n < iov->iov_len) {
 				iov->iov_base = (char *)iov->iov_base + n;
 				iov->iov_len -= (size_t)n;

@@ -43,8 +43,8 @@ void zcnc_print_error(const struct zcnc_result *res)
 static char *fmt_bytes(char *buf, size_t size, uint64_t v)
 {
 	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double d = (double)v;
-	int i = -1, prec;
+	double d = (double)v / 1024;
+	int i = 0, prec;
 
 	if (v < 1024) {
 		snprintf(buf, size, "%llu B", (unsigned long long)v);

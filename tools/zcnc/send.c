@@ -24,6 +24,9 @@
 
 #include "zcnc.h"
 
+/* The most buffers the ring holds (cfg->nbufs: 1..MAX_BUFS). */
+#define MAX_BUFS 16
+
 bool zcnc_conn_error(int err)
 {
 	switch (err) {
@@ -217,7 +220,7 @@ static int run_tx(const struct zcnc_cfg *cfg, int fd, uint8_t **bufs,
 	 * summary shows what ran and stats.fallbacks counts it. */
 	struct zc_tx_opts opts = { .backend = (uint32_t)cfg->tx_backend,
 				   .flags = ZC_TX_F_FALLBACK };
-	uint32_t inflight[16] = { 0 };
+	uint32_t inflight[MAX_BUFS] = { 0 };
 	struct ring r = { .buf = bufs, .inflight = inflight, .n = cfg->nbufs };
 	struct zc_tx *tx;
 	unsigned int i = 0;
@@ -296,7 +299,7 @@ static int run_tx(const struct zcnc_cfg *cfg, int fd, uint8_t **bufs,
 
 int zcnc_send(const struct zcnc_cfg *cfg, int fd, struct zcnc_result *res)
 {
-	uint8_t *bufs[16] = { NULL };
+	uint8_t *bufs[MAX_BUFS] = { NULL };
 	long page = sysconf(_SC_PAGESIZE);
 	unsigned int i;
 	int ret;
@@ -307,7 +310,10 @@ int zcnc_send(const struct zcnc_cfg *cfg, int fd, struct zcnc_result *res)
 	res->size = stdin_size();
 	if (page <= 0)
 		page = 4096;
-	for (i = 0; i < cfg->nbufs && i < 16; i++) {
+	/* run_tx() indexes the ring modulo nbufs. */
+	if (cfg->nbufs == 0 || cfg->nbufs > MAX_BUFS)
+		return zcnc_fail(res, ZCNC_EXIT_ERROR, "buffers", EINVAL);
+	for (i = 0; i < cfg->nbufs; i++) {
 		ret = posix_memalign((void **)&bufs[i], (size_t)page,
 				     cfg->buf_size);
 		if (ret) {
@@ -318,7 +324,7 @@ int zcnc_send(const struct zcnc_cfg *cfg, int fd, struct zcnc_result *res)
 	}
 	ret = run_tx(cfg, fd, bufs, res);
 out:
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < MAX_BUFS; i++)
 		free(bufs[i]);
 	return ret;
 }
