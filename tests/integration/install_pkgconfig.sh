@@ -23,8 +23,15 @@ tools=$(cd tools && ls -d */ | tr -d /)
 mans=$(cd man && ls *.[0-9])
 
 # run_make ARGS...: make quietly, its output shown only when it fails.
+# Always the plain build (build/), as a packager runs it: under `make
+# SAN=1 check` the outer make hands SAN=1 down both in MAKEFLAGS and as an
+# environment variable, and an installed ASan library cannot link the
+# plain program below (nor statically at all). So the inner make starts
+# from no make state of its own and is told SAN= explicitly.
 run_make() {
-	make --no-print-directory "$@" >"$tmp/make.log" 2>&1 ||
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
+		make --no-print-directory -j"$(nproc)" SAN= "$@" \
+		>"$tmp/make.log" 2>&1 ||
 		zc_fail "make $*: $(tail -n 30 "$tmp/make.log")"
 }
 
