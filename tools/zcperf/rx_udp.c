@@ -37,7 +37,8 @@
 
 int rx_udp_setup(struct rx_conn *c)
 {
-	struct sockaddr_storage ss;
+	/* Zeroed: clang-analyzer does not see getsockname() fill it. */
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	int fd, v = UDP_RCVBUF, off = 0;
 
