@@ -45,7 +45,8 @@ int set_mss(int fd, uint32_t mss)
  * connected to it at the address the control connection reached. */
 static int udp_connect(struct tx_conn *c)
 {
-	struct sockaddr_storage ss;
+	/* Zeroed: clang-analyzer does not see getpeername() fill it. */
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	int fd, r, v = UDP_SNDBUF;
 	uint16_t port;
