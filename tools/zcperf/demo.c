@@ -182,6 +182,8 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(double *v, unsigned int n)
 {
+	if (!n) /* --rounds is 1..99; n == 0 would read v[-1] */
+		return 0;
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
@@ -326,7 +328,8 @@ int run_demo(const struct cfg *base)
 		printf("\r%40s\r", "");
 	close(lfd);
 	for (m = 0; m < DEMO_MODES; m++) {
-		struct demo_run col[99];
+		/* Zeroed: clang-analyzer loses cfg.rounds between loops. */
+		struct demo_run col[99] = { 0 };
 
 		for (r = 0; r < cfg.rounds; r++)
 			col[r] = runs[r][m];
