@@ -302,6 +302,7 @@ int run_rpc_client(const struct cfg *cfg)
 		t->cfg = cfg;
 		t->index = k;
 		t->start = &start;
+		/* NOLINTNEXTLINE(bugprone-sizeof-expression): pointer array */
 		t->conns = calloc(s.n / nt + 1, sizeof(*t->conns));
 		t->epfd = epoll_create1(EPOLL_CLOEXEC);
 		if (!t->conns)
