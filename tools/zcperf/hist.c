@@ -16,7 +16,7 @@ static unsigned int bucket_of(uint64_t v)
 {
 	unsigned int msb, shift;
 
-	if (v < 2 * SUB_COUNT)
+	if (v < 2ull * SUB_COUNT)
 		return (unsigned int)v;
 	msb = 63u - (unsigned int)__builtin_clzll(v);
 	shift = msb - HIST_SUB_BITS;
