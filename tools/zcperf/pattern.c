@@ -87,7 +87,7 @@ size_t pattern_check(const uint8_t *buf, size_t len, uint64_t seed,
 		i++;
 	}
 	acc = ((off + i) >> 3) * PATTERN_K;
-	while (i + 8 * CHECK_BLOCK <= len) {
+	while (i + sizeof(w) * CHECK_BLOCK <= len) {
 		start = i;
 		diff = 0;
 		for (j = 0; j < CHECK_BLOCK; j++, i += 8) {
