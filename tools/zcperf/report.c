@@ -78,7 +78,7 @@ void print_cpu_line(const char *what, const struct cpu_use *u, uint64_t bytes)
 	printf("cpu usage user:%.3f sys:%.3f, %.1f usec per MiB, %llu "
 	       "c-switches%s",
 	       u->user_s, u->sys_s, usec_per_mib(u, bytes),
-	       (unsigned long long)(u->vcsw + u->ivcsw), what);
+	       (unsigned long long)u->vcsw + u->ivcsw, what);
 }
 
 void print_steal_line(const struct steal_sample *a,
