@@ -203,7 +203,7 @@ static void print_human(const struct rpc_session *s, const struct rpc_total *t,
 	       "per transaction, %llu c-switches\n",
 	       s->server ? "server" : "client", t->cpu.user_s, t->cpu.sys_s,
 	       per_txn_us(&t->cpu, st->txns),
-	       (unsigned long long)(t->cpu.vcsw + t->cpu.ivcsw));
+	       (unsigned long long)t->cpu.vcsw + t->cpu.ivcsw);
 	printf("      %s received: %s (%.1f %% mmap'ed), rx %s, %s "
 	       "windows\n",
 	       s->server ? "requests" : "responses",
@@ -230,7 +230,7 @@ static void print_human(const struct rpc_session *s, const struct rpc_total *t,
 	       "transaction, %llu c-switches (all threads, whole session)\n",
 	       s->process.user_s, s->process.sys_s,
 	       per_txn_us(&s->process, st->txns),
-	       (unsigned long long)(s->process.vcsw + s->process.ivcsw));
+	       (unsigned long long)s->process.vcsw + s->process.ivcsw);
 	if (s->churn)
 		printf("mmap churn: %llu mmap/munmap pairs in %.3f s, %.0f "
 		       "per s\n",
