@@ -177,16 +177,25 @@ void steal_sample(struct steal_sample *s)
 {
 	unsigned long long v[8] = { 0 };
 	FILE *f = fopen("/proc/stat", "re");
-	int i, n;
+	char line[256], *p, *end;
+	int i;
 
 	memset(s, 0, sizeof(*s));
 	if (!f)
 		return;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	p = fgets(line, sizeof(line), f);
 	fclose(f);
-	if (n != 8)
+	if (!p || strncmp(line, "cpu ", 4) != 0)
 		return;
+	/* strtoull, unlike fscanf, says when a field is not a number. */
+	p = line + 4;
+	for (i = 0; i < 8; i++) {
+		errno = 0;
+		v[i] = strtoull(p, &end, 10);
+		if (end == p || errno)
+			return;
+		p = end;
+	}
 	for (i = 0; i < 8; i++)
 		s->total += v[i];
 	s->steal = v[7];
