@@ -330,7 +330,7 @@ ZC_API ssize_t zc_rx_read(struct zc_rx *rx, struct zc_view *v)
 		n = read_zerocopy(rx, slot, v);
 	else
 		n = read_copy(rx, slot, rx->win->copy_size, v, 0);
-	zc__rx_auto_after(rx, mode, n > 0 ? v : NULL);
+	zc__rx_auto_after(rx, n > 0 ? v : NULL);
 	return n;
 }
 
@@ -559,8 +559,14 @@ ZC_API int zc_rx_mode(const struct zc_rx *rx)
 
 ZC_API void zc_rx_get_stats(const struct zc_rx *rx, struct zc_rx_stats *st)
 {
-	if (rx && st)
-		*st = rx->st;
+	if (!rx || !st)
+		return;
+	*st = rx->st;
+	/* The last decision, this handle's own or its pool's. */
+	if (rx->au_active) {
+		st->auto_zerocopy_ns_per_mib = rx->au->zerocopy_ns_per_mib;
+		st->auto_copy_ns_per_mib = rx->au->copy_ns_per_mib;
+	}
 }
 
 static const char *const mode_names[] = { "auto", "zerocopy", "copy" };

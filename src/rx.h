@@ -40,22 +40,16 @@ struct zc__rx_window {
 	uint32_t users;		/* handles on a pool */
 };
 
-struct zc_rx_pool {
-	struct zc__rx_window win;
-	uint32_t copybuf_size;
-};
-
 /* Auto mode (rx_auto.c): alternate short epochs of each mode, keep one
  * CPU cost per byte per epoch, compare medians, then run the cheaper mode
- * for a while and measure again. */
+ * for a while and measure again. The state of that choice is a handle's
+ * own, or its pool's: the connections one thread serves share a machine
+ * and a path, and one of them alone may never read enough to decide. */
 #define ZC__RX_AUTO_MAX_PAIRS 8u
 
 struct zc__rx_auto {
-	uint32_t active;
+	uint32_t mode;		/* ZC_RX_ZEROCOPY or ZC_RX_COPY: the choice */
 	uint32_t exploring;
-	uint64_t warmup_left;	/* bytes of the connection's start not
-				 * measured (TCP slow start) */
-	uint32_t warmup_reads;
 	uint64_t explore_bytes;	/* read while exploring, this time */
 	uint32_t nsamples[3];	/* by mode */
 	uint64_t sample[3][ZC__RX_AUTO_MAX_PAIRS]; /* ns per MiB */
@@ -68,8 +62,15 @@ struct zc__rx_auto {
 	uint64_t exploit_left;	/* bytes before exploring again */
 	uint32_t exploit_reads_left;
 	uint64_t exploit_len;	/* length of the last exploit phase */
-	unsigned long long read_start;	/* thread CPU time at read entry */
 	int winner;
+	uint64_t zerocopy_ns_per_mib;	/* medians of the last decision */
+	uint64_t copy_ns_per_mib;
+};
+
+struct zc_rx_pool {
+	struct zc__rx_window win;
+	uint32_t copybuf_size;
+	struct zc__rx_auto au;	/* shared by its auto handles */
 };
 
 struct zc_rx {
@@ -97,7 +98,15 @@ struct zc_rx {
 	int pending_err;	/* socket error to return after the bytes */
 	int eof;
 
-	struct zc__rx_auto au;
+	/* Auto mode: the choice (own_au, or the pool's), and what is this
+	 * handle's alone: TCP slow start is per connection. */
+	struct zc__rx_auto *au;
+	struct zc__rx_auto own_au;
+	uint32_t au_active;	/* requested auto, and zero-copy works */
+	uint32_t au_warmup_reads;
+	uint64_t au_warmup_left; /* bytes of the connection's start not
+				  * measured (TCP slow start) */
+	unsigned long long au_read_start; /* thread CPU time at read entry */
 	struct zc_rx_stats st;
 };
 
@@ -118,11 +127,14 @@ void zc__rx_zap(struct zc__rx_window *w, uint8_t *addr, size_t len,
 ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
 			     struct zc_view *v);
 
+/* A fresh choice: zero-copy first, exploring. */
+void zc__rx_auto_reset(struct zc__rx_auto *au);
+/* Joins rx to its pool's choice, or gives it its own. */
 void zc__rx_auto_init(struct zc_rx *rx);
 /* Returns the mode for the next read. */
 int zc__rx_auto_before(struct zc_rx *rx);
 /* Accounts the read just done (v NULL when it returned no bytes). */
-void zc__rx_auto_after(struct zc_rx *rx, int mode, const struct zc_view *v);
+void zc__rx_auto_after(struct zc_rx *rx, const struct zc_view *v);
 /* Around work done for the handle outside a read (zapping on release):
  * start = zc__rx_auto_clock(), then zc__rx_auto_charge(rx, start). */
 unsigned long long zc__rx_auto_clock(const struct zc_rx *rx);

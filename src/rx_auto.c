@@ -29,7 +29,17 @@
  * and at least 32 times what exploring read) that doubles while the choice
  * holds, after which auto measures again, so
  * a change of conditions (another sender, another path) is noticed.
+ *
+ * Handles on a pool share one choice (the pool's struct zc__rx_auto): a
+ * pool serves the connections of one thread, on one machine and usually
+ * one path, and with a hundred connections of 4 KiB messages no single
+ * connection reads the 16 epochs' worth that a decision takes before its
+ * run is over (bench/rpc.sh: auto stayed 10-15% behind the better mode
+ * while each connection decided alone). Epochs then count every handle's
+ * reads; only the warm-up stays per connection, since slow start is.
  */
+#include <string.h>
+
 #include "internal.h"
 #include "rx.h"
 
@@ -47,6 +57,14 @@
 #define EXPLOIT_MAX	(16ull << 30)
 #define EXPLOIT_READS_PER_MIB 16u	/* EXPLOIT_MIN is 4096 reads */
 
+void zc__rx_auto_reset(struct zc__rx_auto *au)
+{
+	memset(au, 0, sizeof(*au));
+	au->mode = ZC_RX_ZEROCOPY;
+	au->winner = -1;
+	au->exploring = 1;
+}
+
 static void start_exploring(struct zc__rx_auto *au)
 {
 	au->exploring = 1;
@@ -57,26 +75,30 @@ static void start_exploring(struct zc__rx_auto *au)
 	au->epoch_cost = 0;
 	au->epoch_mapped = 0;
 	au->mapped = au->explored = 0;
+	au->mode = ZC_RX_ZEROCOPY;
 }
 
 void zc__rx_auto_init(struct zc_rx *rx)
 {
-	struct zc__rx_auto *au = &rx->au;
-
-	au->active = rx->requested_mode == ZC_RX_AUTO &&
-		     (rx->features & ZC_PROBE_RX_ZEROCOPY);
-	au->exploit_len = 0;
-	au->winner = -1;
-	au->warmup_left = WARMUP_BYTES;
-	au->warmup_reads = WARMUP_READS;
-	if (au->active)
-		start_exploring(au);
+	rx->au_active = rx->requested_mode == ZC_RX_AUTO &&
+			(rx->features & ZC_PROBE_RX_ZEROCOPY);
+	rx->au_warmup_left = WARMUP_BYTES;
+	rx->au_warmup_reads = WARMUP_READS;
+	if (rx->pool) {
+		rx->au = &rx->pool->au;
+	} else {
+		rx->au = &rx->own_au;
+		zc__rx_auto_reset(rx->au);
+	}
+	if (rx->au_active)
+		rx->mode = rx->au->mode;
 }
 
-static void set_mode(struct zc_rx *rx, int mode)
+/* Follows the choice, which another handle of the pool may have made. */
+static void follow(struct zc_rx *rx)
 {
-	if ((int)rx->mode != mode) {
-		rx->mode = (uint32_t)mode;
+	if (rx->mode != rx->au->mode) {
+		rx->mode = rx->au->mode;
 		rx->st.mode_switches++;
 	}
 }
@@ -100,10 +122,8 @@ static uint64_t median(const uint64_t *v, unsigned int n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-static void exploit(struct zc_rx *rx, int winner)
+static void exploit(struct zc__rx_auto *au, int winner)
 {
-	struct zc__rx_auto *au = &rx->au;
-
 	if (winner == au->winner && au->exploit_len)
 		au->exploit_len = au->exploit_len * 2 > EXPLOIT_MAX
 					  ? EXPLOIT_MAX
@@ -117,14 +137,13 @@ static void exploit(struct zc_rx *rx, int winner)
 	au->exploit_reads_left =
 		(uint32_t)((au->exploit_len >> 20) * EXPLOIT_READS_PER_MIB);
 	au->exploring = 0;
-	set_mode(rx, winner);
+	au->mode = (uint32_t)winner;
 }
 
 /* After each measured pair: decide when the gap is clear or samples are
  * all we will take. Returns 1 when it decided. */
-static int maybe_decide(struct zc_rx *rx)
+static int maybe_decide(struct zc__rx_auto *au)
 {
-	struct zc__rx_auto *au = &rx->au;
 	unsigned int n = au->nsamples[ZC_RX_COPY];
 	uint64_t zc, cp, lo, hi;
 	int winner;
@@ -137,23 +156,22 @@ static int maybe_decide(struct zc_rx *rx)
 	hi = zc < cp ? cp : zc;
 	if (n < ZC__RX_AUTO_MAX_PAIRS && hi * 100 < lo * (100 + CLEAR_GAP_PCT))
 		return 0;
-	rx->st.auto_zerocopy_ns_per_mib = zc;
-	rx->st.auto_copy_ns_per_mib = cp;
+	au->zerocopy_ns_per_mib = zc;
+	au->copy_ns_per_mib = cp;
 	winner = zc <= cp ? ZC_RX_ZEROCOPY : ZC_RX_COPY;
 	/* Zero-copy epochs that mapped almost nothing (a plain sender, an
 	 * unaligned MTU) only copied through the copybuf in smaller pieces
 	 * than a copy read takes: nothing to gain, whatever the timing said. */
 	if (au->mapped * 8 < au->explored)
 		winner = ZC_RX_COPY;
-	exploit(rx, winner);
+	exploit(au, winner);
 	return 1;
 }
 
 /* Closes the epoch that just ended, whose reads are all charged now. */
-static void end_epoch(struct zc_rx *rx)
+static void end_epoch(struct zc__rx_auto *au)
 {
-	struct zc__rx_auto *au = &rx->au;
-	int mode = (int)rx->mode;
+	int mode = (int)au->mode;
 
 	if (au->epoch_bytes) {
 		au->sample[mode][au->nsamples[mode]++] =
@@ -169,20 +187,23 @@ static void end_epoch(struct zc_rx *rx)
 	au->epoch_cost = 0;
 	au->epoch_mapped = 0;
 	/* Epochs go zero-copy, copy, zero-copy, ...: a pair ends on copy. */
-	if (mode == ZC_RX_COPY && maybe_decide(rx))
+	if (mode == ZC_RX_COPY && maybe_decide(au))
 		return;
-	set_mode(rx, mode == ZC_RX_ZEROCOPY ? ZC_RX_COPY : ZC_RX_ZEROCOPY);
+	au->mode = mode == ZC_RX_ZEROCOPY ? ZC_RX_COPY : ZC_RX_ZEROCOPY;
 }
 
 int zc__rx_auto_before(struct zc_rx *rx)
 {
-	struct zc__rx_auto *au = &rx->au;
+	struct zc__rx_auto *au = rx->au;
 
-	if (!au->active || !au->exploring)
+	if (!rx->au_active)
 		return (int)rx->mode;
-	if (au->epoch_bytes >= EPOCH_BYTES || au->epoch_reads >= EPOCH_READS)
-		end_epoch(rx);
-	au->read_start = zc__sys.thread_cpu_ns();
+	if (au->exploring &&
+	    (au->epoch_bytes >= EPOCH_BYTES || au->epoch_reads >= EPOCH_READS))
+		end_epoch(au);
+	follow(rx);
+	if (au->exploring)
+		rx->au_read_start = zc__sys.thread_cpu_ns();
 	return (int)rx->mode;
 }
 
@@ -191,63 +212,66 @@ int zc__rx_auto_before(struct zc_rx *rx)
  * connections, the time from one read of a connection to its next is
  * mostly other connections' work, which swung 1 MiB messages over 100
  * connections to copy although zero-copy cost less (bench/rpc.sh). */
-static int measuring(const struct zc__rx_auto *au)
+static int measuring(const struct zc_rx *rx)
 {
-	return au->active && au->exploring &&
-	       !(au->warmup_left && au->warmup_reads);
+	return rx->au_active && rx->au->exploring &&
+	       !(rx->au_warmup_left && rx->au_warmup_reads);
 }
 
-void zc__rx_auto_after(struct zc_rx *rx, int mode, const struct zc_view *v)
+void zc__rx_auto_after(struct zc_rx *rx, const struct zc_view *v)
 {
-	struct zc__rx_auto *au = &rx->au;
+	struct zc__rx_auto *au = rx->au;
 	uint64_t n = v ? v->len : 0;
 	unsigned long long now;
 
-	if (!au->active)
+	if (!rx->au_active)
 		return;
 	if (!au->exploring) {
 		au->exploit_left = au->exploit_left > n ? au->exploit_left - n
 							: 0;
 		if (n && au->exploit_reads_left)
 			au->exploit_reads_left--;
-		if (!au->exploit_left || !au->exploit_reads_left) {
+		if (!au->exploit_left || !au->exploit_reads_left)
 			start_exploring(au);
-			set_mode(rx, ZC_RX_ZEROCOPY);
-		}
 		return;
 	}
-	if (measuring(au)) {
+	if (measuring(rx)) {
 		/* A read that got nothing still cost its mode something. */
 		now = zc__sys.thread_cpu_ns();
-		if (now >= au->read_start)
-			au->epoch_cost += now - au->read_start;
+		if (now >= rx->au_read_start)
+			au->epoch_cost += now - rx->au_read_start;
 	}
 	if (!n)
 		return;
 	au->explore_bytes += n;
-	if (au->warmup_left && au->warmup_reads) {
-		au->warmup_left = au->warmup_left > n ? au->warmup_left - n : 0;
-		au->warmup_reads--;
+	if (rx->au_warmup_left && rx->au_warmup_reads) {
+		rx->au_warmup_left =
+			rx->au_warmup_left > n ? rx->au_warmup_left - n : 0;
+		rx->au_warmup_reads--;
 		return;
 	}
 	au->epoch_bytes += n;
 	au->epoch_reads++;
 	au->epoch_mapped += v->mapped_len;
-	(void)mode;
 }
 
+/* A release is charged to the epoch only when the handle's last read ran
+ * in the epoch's mode: a pool's other handles may have moved the epoch on
+ * since, and zapping a mapped view is no cost of a copy epoch. */
 unsigned long long zc__rx_auto_clock(const struct zc_rx *rx)
 {
-	return measuring(&rx->au) ? zc__sys.thread_cpu_ns() : 0;
+	return measuring(rx) && rx->mode == rx->au->mode
+		       ? zc__sys.thread_cpu_ns()
+		       : 0;
 }
 
 void zc__rx_auto_charge(struct zc_rx *rx, unsigned long long start)
 {
 	unsigned long long now;
 
-	if (!start || !measuring(&rx->au))
+	if (!start || !measuring(rx) || rx->mode != rx->au->mode)
 		return;
 	now = zc__sys.thread_cpu_ns();
 	if (now >= start)
-		rx->au.epoch_cost += now - start;
+		rx->au->epoch_cost += now - start;
 }

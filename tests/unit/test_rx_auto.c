@@ -82,7 +82,7 @@ static void sim_read(struct zc_rx *rx, struct sim *s)
 	if (++s->reads == s->spike_read)
 		cost += s->spike_ns;
 	fake_now += (unsigned long long)cost;
-	zc__rx_auto_after(rx, mode, &v);
+	zc__rx_auto_after(rx, &v);
 	fake_now += (unsigned long long)s->outside_ns;
 }
 
@@ -118,7 +118,7 @@ static void test_picks_cheaper_zerocopy(void **state)
 	/* A clear gap: three measured pairs after the warm-up, then done:
 	 * 3 MiB of copy in 200. */
 	assert_true(s.copy_bytes <= (3ull << 20) + s.read_size);
-	assert_int_equal(rx->st.auto_zerocopy_ns_per_mib,
+	assert_int_equal(rx->au->zerocopy_ns_per_mib,
 			 (uint64_t)(0.3 * (1 << 20)));
 	free(rx);
 }
@@ -159,7 +159,7 @@ static void test_small_reads_decide(void **state)
 
 	/* 16 reads of warm-up, 3 pairs of epochs of 16 reads: 112 reads. */
 	run(rx, &s, 130 * 4096);
-	assert_int_equal(rx->au.exploring, 0);
+	assert_int_equal(rx->au->exploring, 0);
 	assert_int_equal(rx->mode, ZC_RX_COPY);
 	free(rx);
 }
@@ -206,7 +206,7 @@ static void test_exploit_grows(void **state)
 	struct zc_rx *rx = new_auto_rx();
 
 	run(rx, &s, 1ull << 30);
-	assert_true(rx->au.exploit_len >= (512ull << 20));
+	assert_true(rx->au->exploit_len >= (512ull << 20));
 	assert_int_equal(rx->mode, ZC_RX_ZEROCOPY);
 	free(rx);
 }
@@ -222,10 +222,10 @@ static void test_close_costs_explore_longer(void **state)
 	/* 2 MiB of warm-up and 3 measured pairs of 1 MiB epochs: a clear
 	 * gap would have decided by now, a 10% one does not. */
 	run(rx, &s, 9ull << 20);
-	assert_int_equal(rx->au.exploring, 1);
+	assert_int_equal(rx->au->exploring, 1);
 	/* ... up to 8 measured pairs: 18 MiB in all. */
 	run(rx, &s, 10ull << 20);
-	assert_int_equal(rx->au.exploring, 0);
+	assert_int_equal(rx->au->exploring, 0);
 	assert_int_equal(rx->mode, ZC_RX_ZEROCOPY);
 	free(rx);
 }
@@ -273,6 +273,95 @@ static void test_others_work_is_not_charged(void **state)
 	free(rx);
 }
 
+static struct zc_rx *new_pool_rx(struct zc_rx_pool *pool)
+{
+	struct zc_rx *rx = calloc(1, sizeof(*rx));
+
+	assert_non_null(rx);
+	rx->requested_mode = ZC_RX_AUTO;
+	rx->features = ZC_PROBE_RX_ZEROCOPY;
+	rx->pool = pool;
+	zc__rx_auto_init(rx);
+	return rx;
+}
+
+/*
+ * A pool's handles decide together: 100 connections of 4 KiB reads, each
+ * reading 40 times (160 KiB), where copy costs half of zero-copy. Alone,
+ * none would get past its own warm-up and first epochs; together they
+ * settle on copy, and a connection that joins later starts in copy too.
+ */
+static void test_pool_decides_together(void **state)
+{
+	struct sim s = { .ns_per_byte = { 0, 1.0, 0.5 }, .mapped_share = 1,
+			 .read_size = 4096 };
+	struct zc_rx_pool *pool = calloc(1, sizeof(*pool));
+	struct zc_rx *rx[101];
+	unsigned int i, round;
+
+	assert_non_null(pool);
+	zc__rx_auto_reset(&pool->au);
+	for (i = 0; i < 100; i++)
+		rx[i] = new_pool_rx(pool);
+	for (round = 0; round < 40; round++)
+		for (i = 0; i < 100; i++)
+			sim_read(rx[i], &s);
+	assert_int_equal(pool->au.exploring, 0);
+	assert_int_equal(pool->au.mode, ZC_RX_COPY);
+	/* Most of the 16 MiB went by copy: warm-ups (16 reads each) ran in
+	 * whatever the epoch was, and the epochs were short. */
+	assert_true(s.copy_bytes > s.zc_bytes);
+	rx[100] = new_pool_rx(pool);
+	assert_int_equal(rx[100]->mode, ZC_RX_COPY);
+	sim_read(rx[0], &s);
+	assert_int_equal(rx[0]->mode, ZC_RX_COPY);
+
+	/* Each handle alone, the same reads: still exploring at the end. */
+	for (i = 0; i < 100; i++) {
+		rx[i]->pool = NULL;
+		zc__rx_auto_init(rx[i]);
+	}
+	for (round = 0; round < 40; round++)
+		for (i = 0; i < 100; i++)
+			sim_read(rx[i], &s);
+	assert_int_equal(rx[0]->au->exploring, 1);
+	for (i = 0; i <= 100; i++)
+		free(rx[i]);
+	free(pool);
+}
+
+/* A release charged to the epoch it happened in only when the handle's
+ * last read ran in that mode: a pool handle that read by zero-copy and
+ * releases after another handle moved the epoch to copy charges nothing. */
+static void test_pool_release_charged_to_its_mode(void **state)
+{
+	struct zc_rx_pool *pool = calloc(1, sizeof(*pool));
+	struct zc_rx *a, *b;
+	unsigned long long t;
+
+	assert_non_null(pool);
+	zc__rx_auto_reset(&pool->au);
+	a = new_pool_rx(pool);
+	b = new_pool_rx(pool);
+	a->au_warmup_left = b->au_warmup_left = 0;
+	assert_int_equal(zc__rx_auto_before(a), ZC_RX_ZEROCOPY);
+	zc__rx_auto_after(a, NULL);
+	pool->au.mode = ZC_RX_COPY; /* b's epoch ended */
+	assert_int_equal(zc__rx_auto_before(b), ZC_RX_COPY);
+	pool->au.epoch_cost = 0;
+	t = zc__rx_auto_clock(a);
+	fake_now += 1000;
+	zc__rx_auto_charge(a, t);
+	assert_int_equal(pool->au.epoch_cost, 0);
+	t = zc__rx_auto_clock(b);
+	fake_now += 1000;
+	zc__rx_auto_charge(b, t);
+	assert_int_equal(pool->au.epoch_cost, 1000);
+	free(a);
+	free(b);
+	free(pool);
+}
+
 /* A kernel without receive zero-copy: auto is plain copy, never explores. */
 static void test_no_kernel_support(void **state)
 {
@@ -316,6 +405,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_others_work_is_not_charged,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_decides_together,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_pool_release_charged_to_its_mode, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
