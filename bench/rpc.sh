@@ -10,13 +10,15 @@
 #   copy+churn       the same, with a thread in the server process that
 #                    mmaps and munmaps in a loop (mmap write lock taken all
 #                    the time): what the extra busy thread costs by itself
-#   zerocopy         TCP_ZEROCOPY_RECEIVE, a window per connection
+#   zerocopy         TCP_ZEROCOPY_RECEIVE, one zc_rx_pool (a shared window)
+#                    for the server thread's connections, zcperf's default
 #   zerocopy+churn   the same with the churn thread: before 6.5 the
 #                    receive path took the mmap lock and stalled behind
 #                    the churn; since 6.5 it takes a per-VMA lock
-#   auto             the library measures both and picks
-#   zerocopy+pool    one zc_rx_pool (shared window) for the server thread's
-#                    connections instead of a window each
+#   auto             the library measures both and picks, once for the
+#                    pool's connections
+#   zerocopy+conn    a window per connection instead of the pool
+#   auto+conn        auto deciding per connection (--rx-window=per-conn)
 #
 # Modes alternate within each round (their order rotates), rounds repeat,
 # medians are reported, so machine noise hits every mode alike. Ratios,
@@ -35,7 +37,7 @@ top=$(dirname "$here")
 
 rounds=3 secs=4 conns=100
 sizes="4096 65536 1048576"
-modes="copy copy+churn zerocopy zerocopy+churn auto zerocopy+pool"
+modes="copy copy+churn zerocopy zerocopy+churn auto zerocopy+conn"
 csv=$top/build/bench/rpc.csv
 cmdline="bench/rpc.sh $*"
 while getopts "r:t:s:m:P:o:" o; do
@@ -84,6 +86,7 @@ run() {
 	esac
 	case $mode in
 	*+pool*) extra+=(--rx-window=pool) ;;
+	*+conn*) extra+=(--rx-window=per-conn) ;;
 	esac
 	port=$((port + 1))
 	srv=$tmp/srv.json cli=$tmp/cli.json

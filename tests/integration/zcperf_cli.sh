@@ -87,7 +87,8 @@ usage "out of range" -c 127.0.0.1 --rpc --threads 0
 usage "more threads than connections" -c 127.0.0.1 --rpc -P 2 --threads 3
 usage "out of range" -c 127.0.0.1 --rpc --req 65M
 usage "invalid value for --rx-window" -s --rpc --rx-window=shared
-usage "--pool-slots needs --rx-window=pool" -s --rpc --pool-slots 64
+usage "--pool-slots needs --rx-window=pool" -s --rpc --rx-window=per-conn \
+	--pool-slots 64
 usage "multiple of the page size" -c 127.0.0.1 --rpc -l 5000
 
 echo "zcperf_cli: $runs checks, $failed failed"

@@ -2,7 +2,8 @@
 # zcperf --rpc over loopback in a namespace of its own, TCP_MAXSEG 4108
 # (whole pages per segment), 100 connections, MSG_ZEROCOPY requests:
 #   every receive mode (copy, zerocopy, auto) on both sides with 4 KiB,
-#   64 KiB and 1 MiB payloads; a shared window pool; two threads a side;
+#   64 KiB and 1 MiB payloads (a shared window pool per thread, the
+#   default); a window per connection; two threads a side;
 #   SO_RCVLOWAT left alone; the mmap churn thread; empty requests. Each run must end with both sides reporting
 #   every payload byte verified, the same number of transactions (> 0), and
 #   in zero-copy mode most request bytes mapped.
@@ -88,11 +89,13 @@ for size in 4K 64K 1M; do
 			"--rx=$rx --tx=msg_zerocopy --req $size --resp $size" $min
 	done
 done
-pair "4K, zerocopy, shared window pool on both sides" \
-	"--rx=zerocopy --rx-window=pool" \
-	"--rx=zerocopy --rx-window=pool --tx=msg_zerocopy" 0.9
-pair "64K requests, 4K responses, 2 threads a side, pool" \
-	"--rx=zerocopy --rx-window=pool --threads 2" \
+pair "4K, zerocopy, a window per connection on both sides" \
+	"--rx=zerocopy --rx-window=per-conn" \
+	"--rx=zerocopy --rx-window=per-conn --tx=msg_zerocopy" 0.9
+pair "4K, auto deciding per connection" "--rx=auto --rx-window=per-conn" \
+	"--rx=auto --rx-window=per-conn --tx=msg_zerocopy"
+pair "64K requests, 4K responses, 2 threads a side, a pool each" \
+	"--rx=zerocopy --threads 2" \
 	"--rx=copy --tx=msg_zerocopy --req 64K --resp 4K --threads 2" 0.9
 pair "64K, zerocopy, message layer leaves SO_RCVLOWAT alone" \
 	"--rx=zerocopy --no-rcvlowat" \
