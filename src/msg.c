@@ -267,10 +267,11 @@ static int source_rx_set_lowat(void *ctx, uint32_t bytes)
 	struct zc__msg_rx_source *s = ctx;
 	int val = bytes ? (int)bytes : s->base_lowat;
 
-	/* Only mapping gains from waiting for a whole payload. A copy read
-	 * takes what is queued anyway, and a blocking recv() under a raised
-	 * SO_RCVLOWAT stalled an rpc client for good about once in fifteen
-	 * runs (msg_loopback; auto had chosen copy). */
+	/* Only mapping gains from waiting for a whole payload: a copy read
+	 * takes what is queued anyway. (A blocking recv() under a raised
+	 * SO_RCVLOWAT can sleep for good, which stalled rpc clients in
+	 * msg_loopback; zc_rx's copy reads no longer sleep in recv(), see
+	 * read_copy_wait(), and auto may switch to copy after this.) */
 	if (zc_rx_mode(s->rx) == ZC_RX_COPY)
 		val = s->base_lowat;
 

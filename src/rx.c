@@ -111,6 +111,18 @@ static ssize_t end_of_stream(struct zc_rx *rx)
 	return 0;
 }
 
+static int wait_readable(struct zc_rx *rx, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
+	int n;
+
+	rx->st.waits++;
+	n = zc__sys.poll(&pfd, 1, timeout_ms);
+	if (n < 0)
+		return -errno;
+	return n;
+}
+
 /* Plain recv() into the slot's copy area. Follows the socket's blocking
  * mode. Returns bytes, 0 at the end, -errno. */
 static ssize_t read_copy(struct zc_rx *rx, uint32_t slot, size_t len,
@@ -137,6 +149,33 @@ static ssize_t read_copy(struct zc_rx *rx, uint32_t slot, size_t len,
 	rx->st.bytes_read += n;
 	fill_view(rx, v, slot, 0, n);
 	return n;
+}
+
+/*
+ * A copy-mode read. On a blocking socket it never lets recv() sleep: a
+ * recv() that has copied part of what it waits for (SO_RCVLOWAT, raised
+ * by the message layer or the caller) sleeps until the kernel's data-ready
+ * wakeup, which comes only when the bytes still queued reach the whole
+ * SO_RCVLOWAT; the bytes it already copied do not count, so the rest of a
+ * message never wakes it (docs/KERNEL_FINDINGS.md; it stalled rpc
+ * clients in msg_loopback). poll() counts every queued byte and wakes in
+ * time; the recv() after it then takes what is there without waiting.
+ */
+static ssize_t read_copy_wait(struct zc_rx *rx, uint32_t slot,
+			      struct zc_view *v)
+{
+	ssize_t n;
+	int w;
+
+	for (;;) {
+		n = read_copy(rx, slot, rx->win->copy_size, v,
+			      rx->blocking ? MSG_DONTWAIT : 0);
+		if (n != -EAGAIN || !rx->blocking)
+			return n;
+		w = wait_readable(rx, -1);
+		if (w < 0)
+			return w;
+	}
 }
 
 /*
@@ -267,18 +306,6 @@ ssize_t zc__rx_zerocopy_once(struct zc_rx *rx, uint32_t slot,
 	return n == -EAGAIN || n == -EWOULDBLOCK ? 0 : n;
 }
 
-static int wait_readable(struct zc_rx *rx, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
-	int n;
-
-	rx->st.waits++;
-	n = zc__sys.poll(&pfd, 1, timeout_ms);
-	if (n < 0)
-		return -errno;
-	return n;
-}
-
 static ssize_t read_zerocopy(struct zc_rx *rx, uint32_t slot,
 			     struct zc_view *v)
 {
@@ -329,7 +356,7 @@ ZC_API ssize_t zc_rx_read(struct zc_rx *rx, struct zc_view *v)
 	if (mode == ZC_RX_ZEROCOPY)
 		n = read_zerocopy(rx, slot, v);
 	else
-		n = read_copy(rx, slot, rx->win->copy_size, v, 0);
+		n = read_copy_wait(rx, slot, v);
 	zc__rx_auto_after(rx, n > 0 ? v : NULL);
 	return n;
 }

@@ -7,6 +7,8 @@
  * held gives -ENOBUFS; a non-blocking empty socket gives -EAGAIN and
  * zc_rx_wait() times out; the peer's close reads as 0, twice; zc_rx_free()
  * leaves the fd open. Run in each mode this kernel supports.
+ * A blocking read under a raised SO_RCVLOWAT returns what is queued and
+ * wakes for the rest (the kernel's recv() would sleep for good there).
  *
  * Traffic: a few bytes over a 127.0.0.1 pair this program makes.
  * Exit 0 when every check passed, 1 otherwise (each failure is printed).
@@ -16,6 +18,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -241,6 +245,90 @@ static void views(int mode)
 	close(fds[0]);
 }
 
+static void on_alarm(int sig)
+{
+	static const char msg[] = "FAIL rcvlowat: a blocking read still "
+				  "waits 10 s after its bytes arrived\n";
+
+	(void)sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+struct later {
+	int fd;
+	char buf[4000];
+};
+
+/* Sends the second half once the reader has had time to block. */
+static void *send_later(void *arg)
+{
+	struct later *l = arg;
+
+	usleep(200 * 1000);
+	if (send(l->fd, l->buf, sizeof(l->buf), 0) != sizeof(l->buf))
+		die("send later");
+	return NULL;
+}
+
+/*
+ * What the message layer does on a blocking socket: SO_RCVLOWAT raised to
+ * the 8000 bytes of a payload while 4000 are queued, then lowered to the
+ * 4000 still to come. A blocking recv() of 64 KiB would copy the first
+ * 4000, sleep, and never be woken by the rest: the kernel wakes a reader
+ * only when the bytes still queued reach SO_RCVLOWAT, and the 4000 it
+ * copied do not count. The read must return the queued bytes instead,
+ * and the next one must wake when the rest arrives.
+ */
+static void rcvlowat_wakes(int mode)
+{
+	struct zc_rx_opts o = {.mode = (uint32_t)mode};
+	struct later l;
+	struct zc_view v;
+	struct zc_rx *rx;
+	pthread_t t;
+	int fds[2], lowat = 8000, i, ok;
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s: rcvlowat create",
+		 zc_rx_mode_name(mode));
+	tcp_pair(fds);
+	CHECK_EQ(zc_rx_create(&rx, fds[0], &o), 0, what);
+	if (failures)
+		return;
+	for (i = 0; i < 4000; i++)
+		l.buf[i] = (char)(i * 7 + 1);
+	l.fd = fds[1];
+	if (setsockopt(fds[0], SOL_SOCKET, SO_RCVLOWAT, &lowat,
+		       sizeof(lowat)) ||
+	    send(fds[1], l.buf, sizeof(l.buf), 0) != sizeof(l.buf))
+		die("rcvlowat setup");
+	usleep(50 * 1000);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	CHECK_EQ(zc_rx_read(rx, &v), 4000, "read under SO_RCVLOWAT");
+	ok = v.len == 4000 && !memcmp(v.copied_len ? v.copied : v.mapped,
+				      l.buf, 4000);
+	CHECK_EQ(ok, 1, "first half's bytes");
+	zc_rx_release(rx, &v);
+	lowat = 4000;
+	if (setsockopt(fds[0], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+		die("SO_RCVLOWAT");
+	if (pthread_create(&t, NULL, send_later, &l))
+		die("pthread_create");
+	CHECK_EQ(zc_rx_read(rx, &v), 4000, "read woken by the rest");
+	ok = v.len == 4000 && !memcmp(v.copied_len ? v.copied : v.mapped,
+				      l.buf, 4000);
+	CHECK_EQ(ok, 1, "second half's bytes");
+	alarm(0);
+	pthread_join(t, NULL);
+	zc_rx_release(rx, &v);
+	zc_rx_free(rx);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	struct zc_rx_opts o = {.mode = ZC_RX_ZEROCOPY};
@@ -262,6 +350,10 @@ int main(void)
 	views(ZC_RX_AUTO);
 	if (zerocopy)
 		views(ZC_RX_ZEROCOPY);
+	rcvlowat_wakes(ZC_RX_COPY);
+	rcvlowat_wakes(ZC_RX_AUTO);
+	if (zerocopy)
+		rcvlowat_wakes(ZC_RX_ZEROCOPY);
 	printf("rx_api: %d checks, %d failed%s\n", checks, failures,
 	       zerocopy ? ""
 			: " (no receive zero-copy here: copy and auto "

@@ -695,7 +695,7 @@ static void test_create_no_kernel_support(void **state)
 	assert_int_equal(zc_rx_mode(rx), ZC_RX_COPY);
 	script_recv(1000, 0);
 	read_expect(rx, &v, 0, 1000);
-	assert_int_equal(F.recv_calls[0].flags, 0);
+	assert_int_equal(F.recv_calls[0].flags, MSG_DONTWAIT);
 	assert_script_done();
 }
 
@@ -1377,7 +1377,8 @@ static void test_copy_mode(void **state)
 	read_release(rx, 0, 5000);
 	/* A whole slot's worth (the copybuf default is larger here). */
 	assert_true(F.recv_calls[0].len >= 16 * PAGE);
-	assert_int_equal(F.recv_calls[0].flags, 0);
+	/* Blocking socket: recv() must not sleep, poll() waits instead. */
+	assert_int_equal(F.recv_calls[0].flags, MSG_DONTWAIT);
 	assert_int_equal(zc_rx_read(rx, &v), -EINTR);
 	assert_int_equal(zc_rx_read(rx, &v), 0);
 	assert_int_equal(zc_rx_read(rx, &v), 0);
@@ -1386,6 +1387,26 @@ static void test_copy_mode(void **state)
 	assert_int_equal(st.bytes_read, 5000);
 	assert_int_equal(st.recv_calls, 3);
 	assert_int_equal(st.zerocopy_calls + st.bytes_mapped, 0);
+}
+
+/* A copy read on a blocking socket waits in poll(), never inside recv():
+ * a recv() that copied part of a raised SO_RCVLOWAT is not woken by the
+ * rest (docs/KERNEL_FINDINGS.md). */
+static void test_copy_blocking_waits_in_poll(void **state)
+{
+	struct zc_rx_opts o = {.mode = ZC_RX_COPY};
+	struct zc_rx *rx = create(state, &o);
+	struct zc_view v;
+
+	script_recv(-1, EAGAIN);
+	script_recv(3000, 0);
+	read_release(rx, 0, 3000);
+	assert_int_equal(F.npoll, 1);
+	assert_int_equal(F.recv_calls[0].flags, MSG_DONTWAIT);
+	assert_int_equal(F.recv_calls[1].flags, MSG_DONTWAIT);
+	script_recv(-1, EINTR);
+	assert_int_equal(zc_rx_read(rx, &v), -EINTR);
+	assert_script_done();
 }
 
 static void test_copy_mode_reset(void **state)
@@ -1451,6 +1472,7 @@ int main(void)
 		T(test_read_eio_is_reset),
 		T(test_read_nonblocking_empty),
 		T(test_read_blocking_waits),
+		T(test_copy_blocking_waits_in_poll),
 		T(test_enobufs_when_all_held),
 		T(test_release_twice_and_stale),
 		T(test_views_out_of_order),
