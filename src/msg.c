@@ -904,6 +904,11 @@ ZC_API int zc_msg_read(struct zc_msg_rx *mrx, struct zc_msg *m)
 			    mrx->cur_off == mrx->views[mrx->cur].v.len)
 				parser_done_with_view(mrx);
 			if (ret == 1) {
+				/* Back to the socket's SO_RCVLOWAT now, not at
+				 * the next read: a caller that polls the socket
+				 * before reading again must not wait for a
+				 * payload it already has. */
+				want_bytes(mrx, 0);
 				deliver(mrx, m);
 				return 1;
 			}

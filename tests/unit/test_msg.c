@@ -774,6 +774,26 @@ static void test_rcvlowat(void **state)
 	assert_int_equal(st.rcvlowat_sets, f.lowat_calls);
 	zc_msg_rx_free(mrx);
 
+	/* The payload's last view completes the message: restored before
+	 * zc_msg_read() returns, so a caller that polls the socket next
+	 * does not wait for bytes it already has. */
+	{
+		static const size_t split[] = { ZC_MSG_HDR_LEN, 8192 };
+
+		S.len = 0;
+		put_msg(&S, 1, 1, 8192, 0);
+		fake_init(&f, S.buf, S.len, split, NULL, 2);
+		f.lowat_enabled = 1;
+		f.max_lowat = 65536;
+		mrx = reader(&f, 0);
+		assert_int_equal(zc_msg_read(mrx, &m), 1);
+		check_msg(&m, 1, 1, 8192);
+		assert_int_equal(f.lowat_max, 8192);
+		assert_int_equal(f.lowat, 0);
+		assert_int_equal(zc_msg_release(mrx, &m), 0);
+		zc_msg_rx_free(mrx);
+	}
+
 	/* Freed in the middle of a payload: restored. */
 	S.len = 0;
 	put_msg(&S, 1, 1, 100000, 0);

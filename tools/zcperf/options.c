@@ -192,7 +192,7 @@ void print_help(FILE *f)
 	      "      --rx-window W    pool (default): one zc_rx_pool per "
 	      "thread;\n"
 	      "                       per-conn: a window per connection\n"
-	      "      --pool-slots N   slots of each pool (default: 4 per "
+	      "      --pool-slots N   slots of each pool (default: 8 per "
 	      "connection)\n"
 	      "      --mmap-churn     server: a thread that mmaps and munmaps "
 	      "all\n"
