@@ -94,6 +94,10 @@ int run_client(const struct cfg *cfg)
 		if (c->fd < 0)
 			fail_connect(cfg, c);
 		chosen = ai;
+		/* SIGINT shuts them down, so a send blocked on a receiver
+		 * that does not read returns. */
+		interrupt_watch(c->fd);
+		interrupt_watch(c->udp_fd);
 	}
 
 	memset(&ticker, 0, sizeof(ticker));
@@ -144,6 +148,7 @@ int run_client(const struct cfg *cfg)
 	for (i = 0; i < n; i++)
 		pthread_join(conns[i].thread, NULL);
 	s.t1 = now_s();
+	s.interrupted = interrupted();
 	if (s.ticker)
 		ticker_stop(&ticker);
 	rusage_now(RUSAGE_SELF, &ru1);
@@ -152,10 +157,8 @@ int run_client(const struct cfg *cfg)
 	s.conns = conns;
 	rc = report_tx(&s);
 	for (i = 0; i < n; i++) {
-		if (conns[i].fd >= 0)
-			close(conns[i].fd);
-		if (conns[i].udp_fd >= 0)
-			close(conns[i].udp_fd);
+		interrupt_close(conns[i].fd);
+		interrupt_close(conns[i].udp_fd);
 	}
 	free(conns);
 	free(ticker.recs);

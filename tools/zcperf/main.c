@@ -12,7 +12,8 @@
  *                                request/response over many connections
  *   zcperf --probe [-J]          what the kernel supports
  *
- * See zcperf(1) and `zcperf --help`.
+ * SIGINT stops a run and prints the summary of what was measured so far,
+ * then exits with 130 (interrupt.c). See zcperf(1) and `zcperf --help`.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 int main(int argc, char **argv)
 {
 	struct cfg cfg;
+	int rc, r;
 
 	parse_options(&cfg, argc, argv);
 	/* A peer that goes away must give EPIPE, not kill us. */
@@ -43,12 +45,25 @@ int main(int argc, char **argv)
 		return 0;
 	case CMD_PROBE:
 		return run_probe(&cfg);
+	default:
+		break;
+	}
+	/* Measuring roles: SIGINT prints what was measured so far. Here,
+	 * before any thread exists. */
+	r = interrupt_setup();
+	if (r)
+		fatal("SIGINT handling", -r);
+	switch (cfg.cmd) {
 	case CMD_SERVER:
-		return cfg.rpc ? run_rpc_server(&cfg) : run_server(&cfg);
+		rc = cfg.rpc ? run_rpc_server(&cfg) : run_server(&cfg);
+		break;
 	case CMD_CLIENT:
-		return cfg.rpc ? run_rpc_client(&cfg) : run_client(&cfg);
+		rc = cfg.rpc ? run_rpc_client(&cfg) : run_client(&cfg);
+		break;
 	case CMD_DEMO:
 	default:
-		return run_demo(&cfg);
+		rc = run_demo(&cfg);
+		break;
 	}
+	return interrupted() ? ZCPERF_EXIT_INTERRUPTED : rc;
 }

@@ -19,6 +19,7 @@ struct rx_total {
 	uint64_t bytes, mapped, copybuf, read_bytes;
 	struct udp_result udp;
 	uint64_t udp_sent, udp_late;
+	bool udp_counted; /* every sender's count arrived */
 	double seconds;
 	struct cpu_use cpu;
 	struct zc_rx_stats st;
@@ -49,11 +50,15 @@ static void total_of(const struct rx_session *s, struct rx_total *t)
 	memset(t, 0, sizeof(*t));
 	t->verified = s->n > 0 && !s->error.err;
 	t->failed = s->error.err != 0;
+	t->udp_counted = true;
 	for (i = 0; i < s->n; i++) {
 		const struct rx_conn *c = &s->conns[i];
 
 		if (!c->started) {
-			t->verified = false;
+			/* Missing data is unverified data; after SIGINT the
+			 * client's other connections simply never came. */
+			if (!s->interrupted)
+				t->verified = false;
 			if (c->error.err)
 				t->failed = true;
 			continue;
@@ -75,6 +80,8 @@ static void total_of(const struct rx_session *s, struct rx_total *t)
 		t->udp.bytes += c->udp.bytes;
 		t->udp_sent += c->udp_sent;
 		t->udp_late += c->udp_late;
+		if (!c->udp_end)
+			t->udp_counted = false;
 		if (!c->verified)
 			t->verified = false;
 		if (c->error.err)
@@ -238,21 +245,31 @@ static void print_main_line(const char *id, uint64_t bytes, uint64_t mapped,
 static void print_udp_lines(const char *id, uint64_t bytes, double seconds,
 			    const struct cpu_use *cpu,
 			    const struct udp_result *u, uint64_t sent,
-			    uint64_t late, bool verified, bool checking)
+			    bool counted, uint64_t late, bool verified,
+			    bool checking)
 {
-	char sz[32];
+	char sz[32], arrived[128];
 
 	printf("[%3s] received %s in %llu datagrams in %.3f s, %.2f Gbit/s, ",
 	       id, fmt_iec(sz, sizeof(sz), (double)bytes),
 	       (unsigned long long)u->datagrams, seconds,
 	       gbit_per_s(bytes, seconds));
 	print_cpu_line("\n", cpu, bytes);
-	printf("      udp: %llu of %llu sent arrived, %llu lost (%.2f %%), "
-	       "%llu out of order, %llu duplicates, %llu late, %llu "
-	       "corrupt; %s\n",
-	       (unsigned long long)u->datagrams, (unsigned long long)sent,
-	       (unsigned long long)u->lost, 100 * share(u->lost, sent),
-	       (unsigned long long)u->out_of_order,
+	/* Interrupted before the sender's count came: loss is unknown. */
+	if (counted)
+		snprintf(arrived, sizeof(arrived),
+			 "%llu of %llu sent arrived, %llu lost (%.2f %%)",
+			 (unsigned long long)u->datagrams,
+			 (unsigned long long)sent, (unsigned long long)u->lost,
+			 100 * share(u->lost, sent));
+	else
+		snprintf(arrived, sizeof(arrived),
+			 "%llu arrived (the sender's count never came: loss "
+			 "unknown)",
+			 (unsigned long long)u->datagrams);
+	printf("      udp: %s, %llu out of order, %llu duplicates, %llu late, "
+	       "%llu corrupt; %s\n",
+	       arrived, (unsigned long long)u->out_of_order,
 	       (unsigned long long)u->duplicates, (unsigned long long)late,
 	       (unsigned long long)u->corrupt,
 	       verified	  ? "verified"
@@ -266,7 +283,7 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 	bool checking = s->cfg->verify;
 	const char *why = NULL;
 	unsigned int i;
-	char id[16];
+	char id[16], sz[32];
 
 	for (i = 0; i < s->n; i++) {
 		const struct rx_conn *c = &s->conns[i];
@@ -282,8 +299,8 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 				id, c->bytes,
 				c->t_end > c->t_first ? c->t_end - c->t_first
 						      : 0,
-				&c->cpu, &c->udp, c->udp_sent, c->udp_late,
-				c->verified,
+				&c->cpu, &c->udp, c->udp_sent, c->udp_end,
+				c->udp_late, c->verified,
 				checking && (c->hdr.flags & WIRE_F_PATTERN));
 			continue;
 		}
@@ -297,14 +314,17 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 	}
 	if (s->n > 1 && s->cfg->udp) {
 		print_udp_lines("SUM", t->bytes, t->seconds, &t->cpu, &t->udp,
-				t->udp_sent, t->udp_late, t->verified,
-				checking && !why);
+				t->udp_sent, t->udp_counted, t->udp_late,
+				t->verified, checking && !why);
 	} else if (s->n > 1) {
 		print_main_line("SUM", t->bytes, t->mapped, t->seconds,
 				&t->cpu);
 		print_stats_line(s, &t->st, t->copybuf, t->read_bytes, -1,
 				 t->verified, checking && !why);
 	}
+	if (s->interrupted)
+		printf("interrupted (SIGINT): the streams did not end; the "
+		       "numbers cover what arrived until then\n");
 	printf("process: ");
 	print_cpu_line(" (all threads, whole session)\n", &s->process,
 		       t->bytes);
@@ -313,12 +333,19 @@ static void print_human(const struct rx_session *s, const struct rx_total *t,
 		printf("integrity: not checked (--no-verify)\n");
 	else if (why)
 		printf("integrity: not checked (%s)\n", why);
+	else if (t->verified && s->cfg->udp && !t->udp_counted)
+		printf("integrity: every datagram that arrived verified (the "
+		       "sender's count never came: loss unknown)\n");
 	else if (t->verified && s->cfg->udp)
 		printf("integrity: every datagram that arrived verified (UDP "
 		       "may drop datagrams: %llu of %llu lost, reported, not "
 		       "an error)\n",
 		       (unsigned long long)t->udp.lost,
 		       (unsigned long long)t->udp_sent);
+	else if (t->verified && s->interrupted)
+		printf("integrity: every byte that arrived verified (%s, "
+		       "interrupted before the end)\n",
+		       fmt_iec(sz, sizeof(sz), (double)t->bytes));
 	else if (t->verified)
 		printf("integrity: every byte verified\n");
 	else
@@ -429,6 +456,7 @@ static void print_json(const struct rx_session *s, const struct rx_total *t,
 	json_u64(&j, "read_bytes", t->read_bytes);
 	json_num(&j, "mapped_fraction", share(t->mapped, t->bytes));
 	json_bool(&j, "verified", t->verified);
+	json_bool(&j, "interrupted", s->interrupted);
 	json_num(&j, "seconds", t->seconds);
 	json_num(&j, "bits_per_second", gbit_per_s(t->bytes, t->seconds) * 1e9);
 	json_cpu(&j, &t->cpu, t->bytes);

@@ -107,10 +107,12 @@ static void print_tx_stats(const struct send_stats *st, int asked)
 }
 
 static void print_udp_result(const struct udp_result *u, bool answered,
-			     uint64_t sent, bool pattern)
+			     uint64_t sent, bool pattern, bool interrupted)
 {
 	if (!answered) {
-		printf("      receiver: no answer (see the error below)\n");
+		printf("      receiver: no answer (%s)\n",
+		       interrupted ? "interrupted before it was due"
+				   : "see the error below");
 		return;
 	}
 	printf("      receiver: %llu of %llu datagrams arrived (%llu lost, "
@@ -198,15 +200,18 @@ static void print_human(const struct tx_session *s, const struct tx_total *t)
 			   &c->cpu, &c->st);
 		if (s->cfg->udp)
 			print_udp_result(&c->udp, c->udp_answered, c->datagrams,
-					 s->cfg->verify);
+					 s->cfg->verify, s->interrupted);
 	}
 	if (s->n > 1) {
 		print_conn("SUM", s, t->bytes, t->datagrams, t->seconds,
 			   &t->cpu, &t->st);
 		if (s->cfg->udp)
 			print_udp_result(&t->udp, t->udp_answered, t->datagrams,
-					 s->cfg->verify);
+					 s->cfg->verify, s->interrupted);
 	}
+	if (s->interrupted)
+		printf("interrupted (SIGINT): stopped before the end; the "
+		       "numbers cover what was sent until then\n");
 	printf("process: ");
 	print_cpu_line(" (all threads)\n", &s->process, t->bytes);
 	print_steal_line(&s->steal0, &s->steal1);
@@ -296,6 +301,7 @@ static void print_json(const struct tx_session *s, const struct tx_total *t)
 	json_intervals(&j, s->ticker, false);
 	json_obj_begin(&j, "end");
 	json_u64(&j, "bytes", t->bytes);
+	json_bool(&j, "interrupted", s->interrupted);
 	json_num(&j, "seconds", t->seconds);
 	json_num(&j, "bits_per_second", gbit_per_s(t->bytes, t->seconds) * 1e9);
 	json_cpu(&j, &t->cpu, t->bytes);

@@ -36,6 +36,10 @@ int rx_lib_loop(struct rx_conn *c)
 	if (r)
 		goto out;
 	for (;;) {
+		/* SIGINT: stop at a view's edge; every byte counted was
+		 * checked. */
+		if (interrupted())
+			break;
 		n = zc_rx_read(rx, &v);
 		if (n == -EAGAIN || n == -EINTR)
 			continue;

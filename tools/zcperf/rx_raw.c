@@ -103,6 +103,11 @@ int rx_raw_loop(struct rx_conn *c)
 	if (r)
 		goto out_free;
 	for (;;) {
+		/* SIGINT shut the socket down: the kernel then keeps
+		 * answering "nothing queued" without -EIO (no FIN came), and
+		 * poll keeps waking; stop here. */
+		if (interrupted())
+			break;
 		if (wait) {
 			r = wait_readable(c);
 			if (r)

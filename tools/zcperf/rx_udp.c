@@ -262,6 +262,11 @@ int rx_udp_loop(struct rx_conn *c)
 			timeout = (int)(QUIET_S * 1000 / 4) + 1;
 		}
 		n = poll(pfd, c->udp_end ? 1 : 2, timeout);
+		/* SIGINT (it also shut the control connection down, which
+		 * woke us): no count will come, the summary shows what
+		 * arrived. */
+		if (interrupted())
+			break;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -310,6 +315,16 @@ int rx_udp_loop(struct rx_conn *c)
 		c->t_end = t_last > c->t_first ? t_last : c->t_first;
 	}
 	c->bytes = c->udp.bytes;
+	if (interrupted()) {
+		/* Without the sender's count nothing is known lost, and
+		 * nobody waits for our answer. */
+		if (c->udp_end && c->udp_sent > c->udp.datagrams)
+			c->udp.lost = c->udp_sent - c->udp.datagrams;
+		if (c->udp.corrupt)
+			r = -EILSEQ;
+		c->udp.verified = c->verified && !r;
+		goto out;
+	}
 	if (u.win.next > c->udp_sent || c->udp.datagrams > c->udp_sent) {
 		snprintf(c->error.detail, sizeof(c->error.detail),
 			 "datagram %" PRIu64 " arrived, but the sender counts "

@@ -202,6 +202,10 @@ int sender_get_buf(struct sender *s, uint8_t **buf)
 			return r;
 	}
 	while (!s->nfree) {
+		/* After SIGINT completions may never come (the socket is
+		 * shut down): the run is over anyway. */
+		if (interrupted())
+			return -EINTR;
 		if (!since) {
 			since = now_s();
 			s->st.buffer_waits++;
@@ -218,12 +222,13 @@ int sender_get_buf(struct sender *s, uint8_t **buf)
 	return 0;
 }
 
-int sender_send(struct sender *s, uint8_t *buf, size_t len)
+int sender_send(struct sender *s, uint8_t *buf, size_t len, size_t *sent)
 {
 	size_t i = (size_t)(buf - s->region) / s->stride, off = 0;
 	ssize_t n;
 	int r;
 
+	*sent = 0;
 	if (buf < s->region || i >= s->nbufs || !s->held[i] || !len ||
 	    len > s->chunk)
 		return -EINVAL;
@@ -232,6 +237,7 @@ int sender_send(struct sender *s, uint8_t *buf, size_t len)
 		if (n > 0) {
 			s->inflight[i]++;
 			off += (size_t)n;
+			*sent = off;
 			/* A datagram goes whole or not at all. */
 			if (s->dgram && off < len)
 				return -EMSGSIZE;
@@ -240,6 +246,8 @@ int sender_send(struct sender *s, uint8_t *buf, size_t len)
 		if (n == -EINTR)
 			continue;
 		if (n == -EAGAIN) {
+			if (interrupted())
+				return -EINTR;
 			/* max_outstanding sends not reaped: completions
 			 * make room. */
 			r = reap(s, WAIT_STEP_MS);

@@ -6,7 +6,8 @@
  * and the summary follows when every stream has ended. Connections of
  * another client meanwhile are refused (closed). With -1 the process
  * exits after that client with 0 when every stream ended cleanly and
- * verified, else 1.
+ * verified, else 1. SIGINT ends the session where it is: the summary
+ * shows what arrived until then, and the process exits with 130.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -103,7 +104,8 @@ int accept_one(const struct cfg *cfg, int lfd, struct wire_hdr *h, char *peer,
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno == EINTR || errno == ECONNABORTED)
+		/* After SIGINT: EINVAL, the listening socket is shut down. */
+		if (errno == EINTR || errno == ECONNABORTED || interrupted())
 			return -1;
 		fatal("accept", errno);
 	}
@@ -150,7 +152,7 @@ static void *rx_thread(void *arg)
 	/* Close at once: after the end this lets the sender finish; after
 	 * an error, closing with unread data resets the connection, which
 	 * stops the sender. */
-	close(c->fd);
+	interrupt_close(c->fd);
 	c->fd = -1;
 	if (c->udp_fd >= 0)
 		close(c->udp_fd);
@@ -167,13 +169,16 @@ static void start_conn(struct rx_session *s, int fd, const struct wire_hdr *h,
 	c->fd = fd;
 	c->udp_fd = -1;
 	c->cfg = s->cfg;
+	/* SIGINT shuts it down, so a receive blocked on it returns (with
+	 * -u it is the control connection the receive loop polls too). */
+	interrupt_watch(fd);
 	c->hdr = *h;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	if (h->flags & WIRE_F_UDP) {
 		if (rx_udp_setup(c)) {
 			/* The sender learns of it from the closed control
 			 * connection; the summary says why. */
-			close(fd);
+			interrupt_close(fd);
 			c->fd = -1;
 			return;
 		}
@@ -208,7 +213,9 @@ static int serve_session(const struct cfg *cfg, int lfd)
 
 	do {
 		fd = accept_one(cfg, lfd, &h, peer, sizeof(peer));
-	} while (fd < 0);
+	} while (fd < 0 && !interrupted());
+	if (fd < 0)
+		return interrupt_idle(cfg, "receiver");
 	s.n = h.conn_count;
 	s.conns = calloc(s.n, sizeof(*s.conns));
 	if (!s.conns)
@@ -237,6 +244,9 @@ static int serve_session(const struct cfg *cfg, int lfd)
 		uint64_t run_id = h.run_id;
 
 		r = poll(&pfd, 1, SIBLING_TIMEOUT_MS);
+		/* SIGINT: the summary shows the connections that came. */
+		if (interrupted())
+			break;
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -265,6 +275,7 @@ static int serve_session(const struct cfg *cfg, int lfd)
 		if (s.conns[i].started)
 			pthread_join(s.conns[i].thread, NULL);
 	s.t1 = now_s();
+	s.interrupted = interrupted();
 	if (s.ticker)
 		ticker_stop(&ticker);
 	rusage_now(RUSAGE_SELF, &ru1);
@@ -281,6 +292,8 @@ int run_server(const struct cfg *cfg)
 	int lfd = listen_socket(cfg), rc;
 	char sz[32];
 
+	/* SIGINT shuts it down: a blocked accept returns. */
+	interrupt_watch(lfd);
 	if (!cfg->json) {
 		if (cfg->udp)
 			printf("Server listening on port %u (UDP senders: "
@@ -298,7 +311,7 @@ int run_server(const struct cfg *cfg)
 	do {
 		rc = serve_session(cfg, lfd);
 		fflush(stdout);
-	} while (!cfg->one_off);
-	close(lfd);
+	} while (!cfg->one_off && !interrupted());
+	interrupt_close(lfd);
 	return rc;
 }

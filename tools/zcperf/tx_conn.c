@@ -25,7 +25,11 @@
 #define CONNECT_RETRY_S 1.0 /* receiver may still be starting */
 /* Every completion should be back long before: TCP's need the peer's
  * ACKs, that is all. */
-#define FINISH_TIMEOUT_MS     10000
+#define FINISH_TIMEOUT_MS 10000
+/* After SIGINT the peer may be gone or stalled; completions still missing
+ * then only change the counters (sender_destroy keeps buffers the kernel
+ * may still read), not worth a long wait. */
+#define INTERRUPT_FINISH_MS   1000
 #define PEER_CLOSE_TIMEOUT_MS 30000
 #define UDP_PORT_TIMEOUT_MS   5000
 /* Datagrams queue in the socket while the receiver is busy; seed 003's
@@ -184,15 +188,29 @@ static void finish_error(struct tx_conn *c, struct sender *s, int err)
 		       -err);
 }
 
+/* The last completions: a shorter wait after SIGINT. */
+static int finish(struct tx_conn *c, struct sender *s)
+{
+	int r;
+
+	r = sender_finish(s, interrupted() ? INTERRUPT_FINISH_MS
+					   : FINISH_TIMEOUT_MS);
+	if (r)
+		finish_error(c, s, r);
+	return r;
+}
+
 static int send_stream(struct tx_conn *c, struct sender *s)
 {
 	bool pattern = c->hdr.flags & WIRE_F_PATTERN;
-	size_t chunk = c->cfg->chunk, len;
+	size_t chunk = c->cfg->chunk, len, sent;
 	uint64_t off = 0;
 	uint8_t *buf;
 	int r;
 
 	for (;;) {
+		if (interrupted())
+			break;
 		if (c->planned) {
 			if (off >= c->planned)
 				break;
@@ -210,17 +228,17 @@ static int send_stream(struct tx_conn *c, struct sender *s)
 		}
 		if (pattern)
 			pattern_fill(buf, len, c->seed, off);
-		r = sender_send(s, buf, len);
+		r = sender_send(s, buf, len, &sent);
+		/* What the kernel accepted reaches the peer, also the start
+		 * of a send that failed part way (SIGINT's shutdown). */
+		off += sent;
 		if (r) {
 			conn_error_set(&c->error, "send", -r);
 			goto out;
 		}
-		off += len;
 		__atomic_store_n(&c->live_bytes, off, __ATOMIC_RELAXED);
 	}
-	r = sender_finish(s, FINISH_TIMEOUT_MS);
-	if (r)
-		finish_error(c, s, r);
+	r = finish(c, s);
 out:
 	c->bytes = off;
 	return r;
@@ -234,6 +252,7 @@ static int send_datagrams(struct tx_conn *c, struct sender *s)
 	struct udp_dgram d = { 0 };
 	uint64_t off = 0;
 	uint8_t *buf;
+	size_t sent;
 	int r;
 
 	d.conn_index = c->hdr.conn_index;
@@ -241,7 +260,8 @@ static int send_datagrams(struct tx_conn *c, struct sender *s)
 	d.len = c->cfg->chunk;
 	d.flags = c->hdr.flags & WIRE_F_PATTERN;
 	for (;;) {
-		if (c->planned ? off >= c->planned : now_s() >= c->deadline)
+		if (interrupted() ||
+		    (c->planned ? off >= c->planned : now_s() >= c->deadline))
 			break;
 		r = sender_get_buf(s, &buf);
 		if (r) {
@@ -249,7 +269,7 @@ static int send_datagrams(struct tx_conn *c, struct sender *s)
 			goto out;
 		}
 		udp_dgram_fill(buf, &d, c->seed);
-		r = sender_send(s, buf, d.len);
+		r = sender_send(s, buf, d.len, &sent);
 		if (r) {
 			conn_error_set(&c->error, "send", -r);
 			goto out;
@@ -258,12 +278,11 @@ static int send_datagrams(struct tx_conn *c, struct sender *s)
 		off += d.len;
 		__atomic_store_n(&c->live_bytes, off, __ATOMIC_RELAXED);
 	}
-	r = sender_finish(s, FINISH_TIMEOUT_MS);
-	if (r)
-		finish_error(c, s, r);
+	r = finish(c, s);
 	/* The datagrams left even when a completion is missing: the
-	 * receiver still gets the count and reports what arrived. */
-	if (!r || r == -ETIME) {
+	 * receiver still gets the count and reports what arrived. After
+	 * SIGINT the control connection is shut down: no count. */
+	if (!interrupted() && (!r || r == -ETIME)) {
 		int e = udp_end_send(c->fd, d.seq, off);
 
 		if (e) {
@@ -343,7 +362,8 @@ void *tx_conn_thread(void *arg)
 	rusage_now(RUSAGE_THREAD, &ru1);
 	rusage_delta(&ru0, &ru1, &c->cpu);
 	sender_get_stats(s, &c->st);
-	if (!r || (udp && r == -ETIME)) {
+	/* After SIGINT nobody waits for the receiver: the summary is due. */
+	if (!interrupted() && (!r || (udp && r == -ETIME))) {
 		if (shutdown(c->fd, SHUT_WR)) {
 			conn_error_set(&c->error, "shutdown", errno);
 		} else {
@@ -355,6 +375,7 @@ void *tx_conn_thread(void *arg)
 					       -r);
 		}
 	}
+	interrupt_absorb(&c->error, 0);
 	sender_destroy(s);
 	return NULL;
 }

@@ -9,8 +9,8 @@
  * rx_raw.c the two TCP receive loops, udp.c the datagram format and the
  * control records of -u, rx_udp.c its receive loop, server.c and client.c
  * the stream roles, tx_conn.c one sending connection, interval.c the -i
- * reporter, report.c and json.c the output, probe.c --probe and demo.c
- * the no-argument demo.
+ * reporter, report.c and json.c the output, probe.c --probe, demo.c
+ * the no-argument demo and interrupt.c what SIGINT does.
  * Request/response mode (--rpc): rpc_conn.c holds what one connection
  * does on either side, rpc_server.c and rpc_client.c the roles,
  * rpc_report.c their output and hist.c the latency histogram.
@@ -121,6 +121,31 @@ void json_error_doc(const char *role, const char *msg);
 void print_error(const char *context, int err);
 const char *error_hint(int err);
 
+/* interrupt.c: SIGINT stops a run; the summary shows what was measured
+ * until then, and the exit status is ZCPERF_EXIT_INTERRUPTED (128 +
+ * SIGINT, as zcnc). A second SIGINT exits at once. */
+#define ZCPERF_EXIT_INTERRUPTED 130
+/* Blocks SIGINT and starts the thread that takes it: before any other
+ * thread is made. 0 or -errno. */
+int interrupt_setup(void);
+/* SIGINT came. */
+bool interrupted(void);
+/* Sockets that SIGINT shuts down (SHUT_RDWR) so that threads blocked on
+ * them return; one registered after SIGINT is shut down at once. A
+ * registered socket is closed with interrupt_close (or forgotten first). */
+void interrupt_watch(int fd);
+void interrupt_forget(int fd);
+void interrupt_close(int fd);
+struct conn_error;
+/* After SIGINT, an error our own shutdown caused (EPIPE, ECONNRESET, ...)
+ * says nothing about the transfer: clears e and returns 0. A mismatch
+ * (EILSEQ) or a broken protocol (EPROTO) stays; before SIGINT, returns r
+ * as it is. */
+int interrupt_absorb(struct conn_error *e, int r);
+/* A server interrupted with no client: says so (-J: a document with
+ * "interrupted": true) and returns ZCPERF_EXIT_INTERRUPTED. */
+int interrupt_idle(const struct cfg *cfg, const char *role);
+
 /* util.c: clocks, CPU, sizes */
 double now_s(void);
 void sleep_s(double s);
@@ -225,8 +250,10 @@ int sender_create(struct sender **sp, int fd, size_t chunk,
 		  const struct zc_tx_opts *opts);
 /* A buffer of chunk bytes that may be written now. 0 or -errno. */
 int sender_get_buf(struct sender *s, uint8_t **buf);
-/* Sends len bytes of the buffer get_buf gave last. 0 or -errno. */
-int sender_send(struct sender *s, uint8_t *buf, size_t len);
+/* Sends len bytes of the buffer get_buf gave last. 0 or -errno; *sent
+ * says how many bytes the kernel accepted, also when it failed part way
+ * (the peer gets those). */
+int sender_send(struct sender *s, uint8_t *buf, size_t len, size_t *sent);
 /* Waits until every send completed. 0, -ETIME or -errno. */
 int sender_finish(struct sender *s, int timeout_ms);
 void sender_get_stats(const struct sender *s, struct send_stats *st);
@@ -418,6 +445,7 @@ struct rx_session {
 	struct steal_sample steal0, steal1;
 	struct ticker *ticker;
 	struct conn_error error; /* session-level (missing conns) */
+	bool interrupted;	 /* SIGINT: the streams did not end */
 };
 struct tx_session {
 	const struct cfg *cfg;
@@ -428,6 +456,7 @@ struct tx_session {
 	struct cpu_use process;
 	struct steal_sample steal0, steal1;
 	struct ticker *ticker;
+	bool interrupted; /* SIGINT: stopped before the end */
 };
 /* Print the receiver's summary; returns the exit status (0 or 1). */
 int report_rx(const struct rx_session *s);
