@@ -120,6 +120,7 @@ struct rpc_session {
 	uint64_t churn_loops;
 	double churn_s;
 	struct conn_error error; /* session-level */
+	bool interrupted;	 /* SIGINT */
 };
 
 /* rpc_conn.c */

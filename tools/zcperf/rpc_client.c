@@ -9,6 +9,9 @@
  * histogram. At the deadline a connection sends no more requests: after
  * its last response it shuts down its write side and waits for the server
  * to close, so both sides end with every message accounted for.
+ * SIGINT moves the deadline to now: the same clean end, sooner, and the
+ * summary marked as interrupted. The loop never blocks for long, so no
+ * socket needs to be shut down for it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -190,6 +193,10 @@ static void *client_thread(void *arg)
 	}
 	while (t->open) {
 		n = epoll_wait(t->epfd, ev, MAX_EVENTS, 100);
+		/* Before the events: a response read now starts no new
+		 * request. */
+		if (interrupted() && now_s() < t->deadline)
+			t->deadline = now_s();
 		if (n < 0 && errno != EINTR) {
 			conn_error_set(&t->error, "epoll_wait", errno);
 			break;
@@ -356,6 +363,7 @@ int run_rpc_client(const struct cfg *cfg)
 	for (k = 0; k < nt; k++)
 		pthread_join(s.threads[k].thread, NULL);
 	s.t1 = now_s();
+	s.interrupted = interrupted();
 	rusage_now(RUSAGE_SELF, &ru1);
 	rusage_delta(&ru0, &ru1, &s.process);
 	steal_sample(&s.steal1);

@@ -226,6 +226,10 @@ static void print_human(const struct rpc_session *s, const struct rpc_total *t,
 	       (unsigned long long)st->msg.rcvlowat_sets,
 	       (unsigned long long)st->rx_starved);
 	print_tx_line(s, st);
+	if (s->interrupted)
+		printf("interrupted (SIGINT): the numbers cover the "
+		       "transactions %s until then\n",
+		       s->server ? "served" : "completed");
 	printf("process: cpu usage user:%.3f sys:%.3f, %.1f usec per "
 	       "transaction, %llu c-switches (all threads, whole session)\n",
 	       s->process.user_s, s->process.sys_s,
@@ -242,6 +246,9 @@ static void print_human(const struct rpc_session *s, const struct rpc_total *t,
 	else if (t->verified)
 		printf("integrity: every %s byte verified\n",
 		       s->server ? "request" : "response");
+	else if (s->interrupted && !t->failed)
+		printf("integrity: nothing checked (interrupted before the "
+		       "connections started)\n");
 	else
 		printf("integrity: NOT verified (see the error below)\n");
 	if (nw) {
@@ -353,6 +360,7 @@ static void print_json(const struct rpc_session *s, const struct rpc_total *t,
 	json_obj_end(&j);
 	json_obj_begin(&j, "end");
 	json_u64(&j, "transactions", st->txns);
+	json_bool(&j, "interrupted", s->interrupted);
 	json_num(&j, "seconds", t->seconds);
 	json_num(&j, "tps", t->seconds > 0 ? st->txns / t->seconds : 0);
 	json_pcts(&j, s->server ? "service_us" : "latency_us", &t->hist);

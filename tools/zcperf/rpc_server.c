@@ -10,6 +10,10 @@
  * size the request asked for. A connection ends when the client closes it
  * between messages; the summary follows when all have ended.
  *
+ * SIGINT ends the session where it is: each thread closes its connections
+ * (a request half read is dropped) and the summary counts the
+ * transactions served until then.
+ *
  * --rx-window=pool gives each thread one zc_rx_pool that all its
  * connections take their slots from, instead of a window per connection.
  * --mmap-churn adds a thread that maps and unmaps a small anonymous region
@@ -33,6 +37,10 @@
 #define SIBLING_TIMEOUT_MS 10000 /* for the other -P connections */
 #define MAX_EVENTS	   64
 #define CHURN_LEN	   (64u << 10)
+/* epoll_wait's timeout: how soon a thread sees SIGINT. Its sockets are
+ * not shut down for it, as the stream receiver's are: a request half
+ * read would then end early and count as a broken stream. */
+#define WAKE_MS 100
 
 struct churn {
 	pthread_t thread;
@@ -212,7 +220,13 @@ static void *server_thread(void *arg)
 
 	rusage_now(RUSAGE_THREAD, &ru0);
 	while (t->open) {
-		n = epoll_wait(t->epfd, ev, MAX_EVENTS, -1);
+		n = epoll_wait(t->epfd, ev, MAX_EVENTS, WAKE_MS);
+		if (interrupted()) {
+			for (i = 0; i < t->n; i++)
+				if (t->conns[i]->open)
+					close_conn(t, t->conns[i]);
+			break;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -328,6 +342,9 @@ static unsigned int gather(struct rpc_session *s, int lfd,
 
 	while (got < s->n) {
 		r = poll(&pfd, 1, SIBLING_TIMEOUT_MS);
+		/* SIGINT: the summary shows that none ran. */
+		if (interrupted())
+			break;
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -369,7 +386,9 @@ static int serve_session(const struct cfg *cfg, int lfd)
 
 	do {
 		fd = accept_one(cfg, lfd, &h, peer, sizeof(peer));
-	} while (fd < 0);
+	} while (fd < 0 && !interrupted());
+	if (fd < 0)
+		return interrupt_idle(cfg, "rpc-server");
 	s.n = h.conn_count;
 	s.req_size = h.chunk;
 	s.resp_size = (uint32_t)h.planned_bytes;
@@ -401,7 +420,7 @@ static int serve_session(const struct cfg *cfg, int lfd)
 			 "the client asks for payloads above %u bytes",
 			 ZCPERF_RPC_MAX_SIZE);
 		conn_error_set(&s.error, "accept", EMSGSIZE);
-	} else if (gather(&s, lfd, &h) == s.n) {
+	} else if (gather(&s, lfd, &h) == s.n && !interrupted()) {
 		r = setup_threads(&s, &h);
 		if (r && !s.error.err)
 			conn_error_set(&s.error, "setup", -r);
@@ -425,6 +444,7 @@ static int serve_session(const struct cfg *cfg, int lfd)
 		if (s.threads[i].started)
 			pthread_join(s.threads[i].thread, NULL);
 	s.t1 = now_s();
+	s.interrupted = interrupted();
 	if (churn.started) {
 		__atomic_store_n(&churn.stop, true, __ATOMIC_RELAXED);
 		pthread_join(churn.thread, NULL);
@@ -453,6 +473,8 @@ int run_rpc_server(const struct cfg *cfg)
 	if (r && r != -EMFILE)
 		fatal("RLIMIT_NOFILE", -r);
 	lfd = listen_socket(cfg);
+	/* SIGINT shuts it down: a blocked accept returns. */
+	interrupt_watch(lfd);
 	if (!cfg->json) {
 		char sz[32];
 
@@ -470,7 +492,7 @@ int run_rpc_server(const struct cfg *cfg)
 	do {
 		rc = serve_session(cfg, lfd);
 		fflush(stdout);
-	} while (!cfg->one_off);
-	close(lfd);
+	} while (!cfg->one_off && !interrupted());
+	interrupt_close(lfd);
 	return rc;
 }
