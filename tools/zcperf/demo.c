@@ -14,6 +14,9 @@
  * Run-to-run noise on a VM is about +-15%, so the modes alternate (each
  * round in a rotated order), every run is repeated, and the table shows
  * medians, with the hypervisor's steal time beside them.
+ *
+ * SIGINT stops the demo: the table shows the runs that finished (a run
+ * stopped part way measured only its start) and says it was interrupted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,7 +79,8 @@ static const char *enter_private_net(char *why, size_t len)
 			 "namespace)");
 		return why;
 	}
-	/* We are single-threaded here; threads made later inherit it. */
+	/* Only this thread moves (and the threads it makes later); the
+	 * SIGINT thread only shuts sockets down, in any namespace. */
 	if (unshare(CLONE_NEWNET)) {
 		snprintf(why, len, "host loopback (unshare: %s)",
 			 strerror(errno));
@@ -118,11 +122,13 @@ static void demo_fail(const struct cfg *cfg, const struct conn_error *e)
 		conn_error_text(e, msg, sizeof(msg));
 		json_error_doc("demo", msg);
 	}
-	exit(1);
+	exit(interrupted() ? ZCPERF_EXIT_INTERRUPTED : 1);
 }
 
-/* One stream of cfg->bytes: the sender in a thread, the receiver here. */
-static void run_one(const struct cfg *base, int lfd,
+/* One stream of cfg->bytes: the sender in a thread, the receiver here.
+ * Returns false when SIGINT stopped it before the end: such a run is not
+ * compared. */
+static bool run_one(const struct cfg *base, int lfd,
 		    const struct sockaddr_in *addr, int mode,
 		    struct demo_run *out)
 {
@@ -143,34 +149,55 @@ static void run_one(const struct cfg *base, int lfd,
 	tx.hdr.tx = ZC_TX_MSG_ZEROCOPY;
 	tx.hdr.chunk = cfg.chunk;
 	tx.hdr.planned_bytes = cfg.bytes;
+	/* After SIGINT the listening socket is shut down: connect, accept
+	 * and the header fail, and that is no error. */
 	if (tx_conn_connect(&tx, (const struct sockaddr *)addr, sizeof(*addr),
-			    DEMO_MSS))
+			    DEMO_MSS)) {
+		if (interrupted())
+			return false;
 		demo_fail(&cfg, &tx.error);
+	}
+	interrupt_watch(tx.fd);
 	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (afd < 0)
-		fatal("accept", errno);
+	if (afd < 0) {
+		r = errno;
+		interrupt_close(tx.fd);
+		if (interrupted())
+			return false;
+		fatal("accept", r);
+	}
+	interrupt_watch(afd);
 	r = wire_recv(afd, &h, 5000);
-	if (r)
+	if (r) {
+		interrupt_close(afd);
+		interrupt_close(tx.fd);
+		if (interrupted())
+			return false;
 		fatal("demo header", -r);
+	}
 	if (pthread_create(&tx.thread, NULL, tx_conn_thread, &tx))
 		fatal("pthread_create", EAGAIN);
 	rx.fd = afd;
 	rx.cfg = &cfg;
 	rx.hdr = h;
 	rx_conn_run(&rx);
-	close(afd); /* lets the sender see our end, or a reset */
+	interrupt_close(afd); /* lets the sender see our end, or a reset */
 	pthread_join(tx.thread, NULL);
-	close(tx.fd);
+	interrupt_close(tx.fd);
 	if (rx.error.err)
 		demo_fail(&cfg, &rx.error);
 	if (tx.error.err)
 		demo_fail(&cfg, &tx.error);
+	/* Short only when SIGINT stopped it (else rx_conn_run failed it). */
+	if (rx.bytes != cfg.bytes)
+		return false;
 	out->seconds = rx.t_end - rx.t_first;
 	out->gbit = gbit_per_s(rx.bytes, out->seconds);
 	out->cpu = rx.cpu;
 	out->usec_per_mib = usec_per_mib(&rx.cpu, rx.bytes);
 	out->mapped = rx.bytes ? (double)rx.mapped / (double)rx.bytes : 0;
 	out->verified = rx.verified;
+	return true;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -191,6 +218,7 @@ static double median(double *v, unsigned int n)
 struct demo_row {
 	double gbit, usec, mapped;
 	bool verified;
+	unsigned int runs; /* finished; fewer than --rounds after SIGINT */
 };
 
 static void summarise(struct demo_run *runs, unsigned int n,
@@ -199,7 +227,9 @@ static void summarise(struct demo_run *runs, unsigned int n,
 	double v[99];
 	unsigned int i;
 
-	row->verified = true;
+	row->runs = n;
+	/* No finished run (SIGINT) verified nothing. */
+	row->verified = n > 0;
 	for (i = 0; i < n; i++) {
 		v[i] = runs[i].gbit;
 		row->verified &= runs[i].verified;
@@ -211,6 +241,16 @@ static void summarise(struct demo_run *runs, unsigned int n,
 	for (i = 0; i < n; i++)
 		v[i] = runs[i].mapped;
 	row->mapped = median(v, n);
+}
+
+/* A median over no runs is no number: null. */
+static void json_median(struct json *j, const char *key, double v,
+			const struct demo_row *row)
+{
+	if (row->runs)
+		json_num(j, key, v);
+	else
+		json_str(j, key, NULL);
 }
 
 static void print_json(const struct cfg *cfg, const char *where,
@@ -231,16 +271,18 @@ static void print_json(const struct cfg *cfg, const char *where,
 	json_u64(&j, "bytes_per_run", cfg->bytes);
 	json_u64(&j, "rounds", cfg->rounds);
 	json_obj_end(&j);
+	json_bool(&j, "interrupted", interrupted());
 	json_arr_begin(&j, "modes");
 	for (m = 0; m < DEMO_MODES; m++) {
 		json_obj_begin(&j, NULL);
 		json_str(&j, "mode", rx_kind_name(demo_modes[m]));
-		json_num(&j, "bits_per_second", rows[m].gbit * 1e9);
-		json_num(&j, "usec_per_mb", rows[m].usec);
-		json_num(&j, "mapped_fraction", rows[m].mapped);
+		json_median(&j, "bits_per_second", rows[m].gbit * 1e9,
+			    &rows[m]);
+		json_median(&j, "usec_per_mb", rows[m].usec, &rows[m]);
+		json_median(&j, "mapped_fraction", rows[m].mapped, &rows[m]);
 		json_bool(&j, "verified", rows[m].verified);
 		json_arr_begin(&j, "runs");
-		for (r = 0; r < cfg->rounds; r++) {
+		for (r = 0; r < rows[m].runs; r++) {
 			const struct demo_run *d = &runs[r][m];
 
 			json_obj_begin(&j, NULL);
@@ -278,11 +320,22 @@ static void print_table(const struct cfg *cfg, const char *where,
 	       "measures both and picks.\n\n");
 	printf("%-10s %9s %12s %9s  %s\n", "mode", "Gbit/s", "usec/MiB",
 	       "mapped", "verified");
-	for (m = 0; m < DEMO_MODES; m++)
+	for (m = 0; m < DEMO_MODES; m++) {
+		if (!rows[m].runs) {
+			printf("%-10s %9s %12s %9s  %s\n",
+			       rx_kind_name(demo_modes[m]), "-", "-", "-", "-");
+			continue;
+		}
 		printf("%-10s %9.2f %12.1f %7.1f %%  %s\n",
 		       rx_kind_name(demo_modes[m]), rows[m].gbit, rows[m].usec,
 		       100 * rows[m].mapped, rows[m].verified ? "yes" : "NO");
+	}
 	printf("\n");
+	if (interrupted())
+		printf("interrupted (SIGINT): medians of the runs that "
+		       "finished (copy %u, zerocopy %u, auto %u of %u each); "
+		       "the run under way is left out\n",
+		       rows[0].runs, rows[1].runs, rows[2].runs, cfg->rounds);
 	print_steal_line(s0, s1);
 	fflush(stdout);
 }
@@ -295,7 +348,7 @@ int run_demo(const struct cfg *base)
 	struct steal_sample s0, s1;
 	struct sockaddr_in addr;
 	bool tty = !cfg.json && isatty(STDOUT_FILENO);
-	unsigned int r, k, m;
+	unsigned int done[DEMO_MODES] = { 0 }, r, k, m;
 	const char *where;
 	char why[128];
 	int lfd;
@@ -310,9 +363,11 @@ int run_demo(const struct cfg *base)
 		fatal("calloc", ENOMEM);
 	where = enter_private_net(why, sizeof(why));
 	lfd = demo_listen(&addr);
+	/* SIGINT shuts it down: connect and accept return. */
+	interrupt_watch(lfd);
 	steal_sample(&s0);
-	for (r = 0; r < cfg.rounds; r++) {
-		for (k = 0; k < DEMO_MODES; k++) {
+	for (r = 0; r < cfg.rounds && !interrupted(); r++) {
+		for (k = 0; k < DEMO_MODES && !interrupted(); k++) {
 			/* Rotate the order so no mode always runs first. */
 			m = (r + k) % DEMO_MODES;
 			if (tty) {
@@ -320,20 +375,23 @@ int run_demo(const struct cfg *base)
 				       cfg.rounds, rx_kind_name(demo_modes[m]));
 				fflush(stdout);
 			}
-			run_one(&cfg, lfd, &addr, demo_modes[m], &runs[r][m]);
+			/* Finished runs only, in order: done[m] <= r. */
+			if (run_one(&cfg, lfd, &addr, demo_modes[m],
+				    &runs[done[m]][m]))
+				done[m]++;
 		}
 	}
 	steal_sample(&s1);
 	if (tty)
 		printf("\r%40s\r", "");
-	close(lfd);
+	interrupt_close(lfd);
 	for (m = 0; m < DEMO_MODES; m++) {
 		/* Zeroed: clang-analyzer loses cfg.rounds between loops. */
 		struct demo_run col[99] = { 0 };
 
-		for (r = 0; r < cfg.rounds; r++)
+		for (r = 0; r < done[m]; r++)
 			col[r] = runs[r][m];
-		summarise(col, cfg.rounds, &rows[m]);
+		summarise(col, done[m], &rows[m]);
 	}
 	if (cfg.json)
 		print_json(&cfg, where, runs, rows);
