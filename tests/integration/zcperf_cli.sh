@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # zcperf's command line, stream and --rpc: --help and --version exit 0 on
-# stdout; every usage mistake exits 2 with one "zcperf: ..." line and a
+# stdout, --help and zcperf(1) list the exit statuses; every usage mistake exits 2 with one "zcperf: ..." line and a
 # hint on stderr and nothing on stdout, before any socket is opened (no
 # server runs here: a mistake that got as far as connecting would fail
 # with 1, not 2). No network needed.
@@ -40,6 +40,20 @@ if "$Z" --help >"$tmp/out" 2>"$tmp/err" && [ ! -s "$tmp/err" ] &&
 else
 	failed=$((failed + 1))
 	echo "FAIL zcperf --help"
+fi
+# The exit statuses, SIGINT's 130 (zcperf_sigint.sh) included, in --help
+# and in zcperf(1).
+runs=$((runs + 1))
+missing=
+for code in 0 1 2 130; do
+	grep -Eq "^  $code +[a-z]" "$tmp/out" || missing="$missing --help:$code"
+	grep -qx "\.It $code" "$ZC_TOP/man/zcperf.1" || missing="$missing zcperf.1:$code"
+done
+if [ -z "$missing" ]; then
+	echo "ok   exit statuses 0 1 2 130 in --help and zcperf(1)"
+else
+	failed=$((failed + 1))
+	echo "FAIL exit statuses missing:$missing"
 fi
 runs=$((runs + 1))
 if "$Z" --version | grep -q "^zcperf [0-9]"; then

@@ -205,7 +205,18 @@ void print_help(FILE *f)
 	      "\n"
 	      "The sender decides how much to send; the receiver reads until "
 	      "the end\n"
-	      "of each stream and verifies every byte. See zcperf(1).\n",
+	      "of each stream and verifies every byte. See zcperf(1).\n"
+	      "\n"
+	      "Exit status:\n"
+	      "  0    every stream ended cleanly and every byte checked was "
+	      "right\n"
+	      "  1    runtime error: a connection failed or was reset, data "
+	      "did not\n"
+	      "       match, a stream ended early, a system call failed\n"
+	      "  2    usage error\n"
+	      "  130  interrupted (SIGINT), after printing the partial "
+	      "summary;\n"
+	      "       a second SIGINT exits at once\n",
 	      f);
 }
 
