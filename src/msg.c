@@ -209,6 +209,7 @@ enum { PARSE_HEADER, PARSE_PAYLOAD };
 struct zc__msg_rx_source {
 	struct zc_rx *rx;
 	int base_lowat;
+	int cur_lowat; /* what the socket has now */
 };
 
 struct zc_msg_rx {
@@ -275,9 +276,14 @@ static int source_rx_set_lowat(void *ctx, uint32_t bytes)
 	if (zc_rx_mode(s->rx) == ZC_RX_COPY)
 		val = s->base_lowat;
 
+	/* In copy mode every payload would otherwise cost two calls that
+	 * set the value the socket already has. */
+	if (val == s->cur_lowat)
+		return 0;
 	if (zc__sys.setsockopt(s->rx->fd, SOL_SOCKET, SO_RCVLOWAT, &val,
 			       sizeof(val)))
 		return -errno;
+	s->cur_lowat = val;
 	return 0;
 }
 
@@ -352,6 +358,7 @@ ZC_API int zc_msg_rx_create(struct zc_msg_rx **mrxp, struct zc_rx *rx,
 		return ret;
 	mrx->rxsrc.rx = rx;
 	mrx->rxsrc.base_lowat = lowat;
+	mrx->rxsrc.cur_lowat = lowat;
 	mrx->src.ctx = &mrx->rxsrc;
 	*mrxp = mrx;
 	return 0;
