@@ -340,6 +340,7 @@ static int run(struct server *s)
 int main(int argc, char **argv)
 {
 	struct server s = { .max_conns = 1024, .rx_mode = ZC_RX_AUTO };
+	struct conn *c, *next;
 	int opt, port = 7300, ret;
 	char *end;
 
@@ -392,8 +393,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rpc_server: epoll_wait: %s\n", strerror(-ret));
 		return 1;
 	}
-	while (s.list.next != &s.list)
-		conn_close(&s, s.list.next);
+	for (c = s.list.next; c != &s.list; c = next) {
+		next = c->next;
+		conn_close(&s, c);
+	}
 	zc_rx_pool_free(s.pool);
 	printf("rpc_server: %llu connections, %llu requests with %llu payload "
 	       "bytes (%.1f%% mapped, %llu requests partly copied), %llu bytes "
