@@ -125,6 +125,9 @@ runs=$((runs + 1))
 grep -q 'ENOBUFS' "$tmp/c.out" && grep -q 'optmem_max' "$tmp/c.out" ||
 	fail "optmem_max 0: zcperf did not say that ENOBUFS made it copy"
 zcnc_copy "optmem_max 0: zcnc --tx=msg_zerocopy" "$ZCNC" --tx=msg_zerocopy
+runs=$((runs + 1))
+grep -q 'ENOBUFS [0-9]* times ([0-9]* sends copied)' "$tmp/s.err" ||
+	fail "optmem_max 0: zcnc's summary did not count ENOBUFS: $(cat "$tmp/s.err")"
 in_lo sysctl -q -w net.core.optmem_max=131072
 
 # --- RLIMIT_MEMLOCK ------------------------------------------------------------

@@ -284,6 +284,14 @@ static void human_summary(const struct zcnc_result *res)
 	if (res->have_tx && res->tx.bytes_kernel_copied)
 		fprintf(stderr, ", kernel copied %.1f%%",
 			percent(res->tx.bytes_kernel_copied, res->bytes));
+	/* Fallbacks are counted and said, never silent. */
+	if (res->have_tx && res->tx.enobufs)
+		fprintf(stderr, ", ENOBUFS %llu times (%llu sends copied)",
+			(unsigned long long)res->tx.enobufs,
+			(unsigned long long)res->tx.enobufs_copied);
+	if (res->have_tx && res->tx.fallbacks)
+		fprintf(stderr, ", %llu fallbacks to copy",
+			(unsigned long long)res->tx.fallbacks);
 	if (res->peer_ignored)
 		fprintf(stderr, ", %llu bytes from the peer ignored",
 			(unsigned long long)res->peer_ignored);
