@@ -199,7 +199,8 @@ int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *opts);
  * A mapping made on any TCP socket serves every TCP socket, so a thread
  * with many connections needs one window and one zap per run of released
  * slots rather than one of each per connection. A pool is used by one
- * thread at a time, like its handles.
+ * thread at a time, like its handles. Auto-mode handles on a pool share
+ * one choice of mode, measured on all their reads.
  */
 struct zc_rx_pool_opts {
 	uint32_t slot_size;	/* as zc_rx_opts; 0 = 512 KiB */
