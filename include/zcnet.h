@@ -378,7 +378,7 @@ struct zc_msg_rx_stats {
 	uint64_t bytes_assembled; /* of which copied by this layer */
 	uint64_t assembled;	  /* messages delivered ZC_MSG_ASSEMBLED */
 	uint64_t views;		  /* views read from the zc_rx */
-	uint64_t rcvlowat_sets;	  /* SO_RCVLOWAT changes */
+	uint64_t rcvlowat_sets;	  /* setsockopt(SO_RCVLOWAT) calls made */
 	uint64_t reserved[5];
 };
 

@@ -284,7 +284,7 @@ static int source_rx_set_lowat(void *ctx, uint32_t bytes)
 			       sizeof(val)))
 		return -errno;
 	s->cur_lowat = val;
-	return 0;
+	return 1;
 }
 
 int zc__msg_rx_create_source(struct zc_msg_rx **mrxp,
@@ -757,6 +757,7 @@ static ssize_t next_view(struct zc_msg_rx *mrx)
 static void want_bytes(struct zc_msg_rx *mrx, size_t need)
 {
 	uint32_t lowat = 0;
+	int ret;
 
 	if (!mrx->src.set_lowat || (mrx->flags & ZC_MSG_RX_F_NO_RCVLOWAT))
 		return;
@@ -764,10 +765,11 @@ static void want_bytes(struct zc_msg_rx *mrx, size_t need)
 		lowat = (uint32_t)ZC__MIN(need, (size_t)mrx->src.max_lowat);
 	if (lowat == mrx->lowat)
 		return;
-	if (!mrx->src.set_lowat(mrx->src.ctx, lowat)) {
+	ret = mrx->src.set_lowat(mrx->src.ctx, lowat);
+	if (ret >= 0)
 		mrx->lowat = lowat;
+	if (ret > 0)
 		mrx->st.rcvlowat_sets++;
-	}
 }
 
 /* The next view, turning -ENOBUFS into progress where it can: a

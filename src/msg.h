@@ -39,7 +39,8 @@
  * end, -EAGAIN, -ENOBUFS (every view held) or another -errno.
  * release: zc_rx_release()'s contract.
  * set_lowat: optional; wake readers only once this many bytes are queued
- * (SO_RCVLOWAT), 0 to restore the socket's own value. Returns 0 or -errno.
+ * (SO_RCVLOWAT), 0 to restore the socket's own value. Returns 1 when it
+ * changed the socket, 0 when the socket already had that value, -errno.
  * max_views: the most views the source hands out at once.
  * max_lowat: the most bytes one view holds (a zc_rx slot).
  */

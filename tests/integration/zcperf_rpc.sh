@@ -64,6 +64,15 @@ pair() {
 			"$tmp/cli.json"
 		return
 	fi
+	# Copy mode keeps the socket's SO_RCVLOWAT: no calls to set it.
+	case " $sargs " in
+	*" --rx=copy "*)
+		if ! jq -e '.end.msg_stats.rcvlowat_sets == 0' \
+			"$tmp/srv.json" >/dev/null; then
+			fail "$name: copy mode set SO_RCVLOWAT" "$tmp/srv.json"
+			return
+		fi ;;
+	esac
 	if [ -n "$min_mapped" ] &&
 	   ! jq -e ".end.mapped_fraction >= $min_mapped" "$tmp/srv.json" \
 		>/dev/null; then

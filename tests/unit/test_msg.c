@@ -141,7 +141,7 @@ static int fake_set_lowat(void *ctx, uint32_t bytes)
 	if (bytes > f->lowat_max)
 		f->lowat_max = bytes;
 	f->lowat_calls++;
-	return 0;
+	return 1;
 }
 
 static void fake_init(struct fake_src *f, const uint8_t *data, size_t len,
