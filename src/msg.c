@@ -267,6 +267,8 @@ static int source_rx_set_lowat(void *ctx, uint32_t bytes)
 {
 	struct zc__msg_rx_source *s = ctx;
 	int val = bytes ? (int)bytes : s->base_lowat;
+	unsigned long long t;
+	int ret;
 
 	/* Only mapping gains from waiting for a whole payload: a copy read
 	 * takes what is queued anyway. (A blocking recv() under a raised
@@ -280,9 +282,16 @@ static int source_rx_set_lowat(void *ctx, uint32_t bytes)
 	 * set the value the socket already has. */
 	if (val == s->cur_lowat)
 		return 0;
-	if (zc__sys.setsockopt(s->rx->fd, SOL_SOCKET, SO_RCVLOWAT, &val,
-			       sizeof(val)))
-		return -errno;
+	/* A cost of zero-copy mode (two calls a payload): auto mode must see
+	 * it, or it favours zero-copy where copy is as cheap or cheaper. */
+	t = zc__rx_auto_clock(s->rx);
+	ret = zc__sys.setsockopt(s->rx->fd, SOL_SOCKET, SO_RCVLOWAT, &val,
+				 sizeof(val));
+	if (ret)
+		ret = -errno;
+	zc__rx_auto_charge(s->rx, t);
+	if (ret)
+		return ret;
 	s->cur_lowat = val;
 	return 1;
 }
