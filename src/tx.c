@@ -145,7 +145,8 @@ ZC_API ssize_t zc_tx_send(struct zc_tx *tx, const void *buf, size_t len,
 		 * reap_every sends. On loopback and veth the answer is there
 		 * at once, and the 32 zero-copy sends an epoch used to make
 		 * before it cost auto 2-7% against copy (bench/tx.sh). */
-		if (n > 0 && tx->auto_policy && !tx->epoch_judged)
+		if (n > 0 && tx->auto_policy && !tx->epoch_judged &&
+		    tx->outstanding)
 			drain(tx);
 		return n;
 	case ZC_TX_URING:

@@ -27,6 +27,9 @@
 #define ZC__TX_DEFAULT_MAX_OUTSTANDING 4096u
 #define ZC__TX_MAX_OUTSTANDING	       65536u
 #define ZC__TX_MAX_REGISTERED	       1024u
+/* UDP: datagrams through the MSG_ZEROCOPY backend between two looks at
+ * the path MTU. */
+#define ZC__TX_DGRAM_RECHECK 64u
 
 /*
  * MSG_ZEROCOPY completion ranges. Each zero-copy send that accepts bytes
@@ -135,6 +138,12 @@ struct zc_tx {
 	/* A UDP zero-copy send failed after the kernel may have taken a
 	 * counter value for it (see tx_msgzc.c). */
 	bool suspect_id;
+	/* UDP: the longest payload that leaves in one IP packet (path MTU
+	 * less dgram_hdr), 0 while unknown or unlimited (UDP_SEGMENT). A
+	 * longer datagram is fragmented and sent by copy (tx_msgzc.c). */
+	uint32_t dgram_max;
+	uint32_t dgram_hdr;   /* IP and UDP header bytes */
+	uint32_t dgram_check; /* datagrams until the next look */
 
 	/* Auto */
 	uint32_t auto_state;

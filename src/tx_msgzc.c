@@ -10,11 +10,15 @@
  * send record of id lives at recs[id & mask]; tx_ranges.c turns the
  * notified ranges into ids. The socket must not have carried MSG_ZEROCOPY
  * sends before the handle was created, or the ids would not line up.
+ *
+ * UDP datagrams longer than the path MTU allows are sent by copy, see
+ * msgzc_dgram_fits().
  */
 #include <errno.h>
 #include <time.h> /* linux/errqueue.h wants struct timespec */
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +26,76 @@
 #include "compat.h"
 #include "internal.h"
 #include "tx.h"
+
+/*
+ * UDP: how long a datagram may be and still leave in one IP packet.
+ *
+ * The kernel zero-copies a datagram only when it fits the path MTU
+ * (__ip_append_data and __ip6_append_data want CHECKSUM_PARTIAL, which
+ * they never choose for one they must fragment). A longer one is copied
+ * into the fragments at send time and the notification says COPIED, but
+ * it still takes a counter value, and its fragments keep the notification
+ * back until the datagram is freed: on a local path (veth, loopback) that
+ * is when the receiving program reads it, and on this project's 6.18
+ * kernel a datagram read on another CPU is freed later still, by the next
+ * network receive softirq on the CPU that built it, which on a quiet
+ * machine may never come (docs/KERNEL_FINDINGS.md). So zero-copy buys
+ * such a datagram nothing and can hold its completion for ever: it goes
+ * by copy, counted in bytes_policy_copied.
+ *
+ * Path MTU from IP_MTU / IPV6_MTU on the connected socket, looked up
+ * again every ZC__TX_DGRAM_RECHECK datagrams and after a failed
+ * send (routes and path MTUs change); a failed look keeps the last value.
+ * UDP_SEGMENT (GSO) datagrams are segmented, not fragmented: no limit.
+ */
+static void msgzc_dgram_lookup(struct zc_tx *tx)
+{
+	socklen_t len = sizeof(int);
+	int gso = 0, mtu = 0, ret;
+
+	tx->dgram_check = ZC__TX_DGRAM_RECHECK;
+	if (!zc__sys.getsockopt(tx->fd, IPPROTO_UDP, UDP_SEGMENT, &gso, &len) &&
+	    gso > 0) {
+		tx->dgram_max = 0;
+		return;
+	}
+	len = sizeof(mtu);
+	if (tx->family == AF_INET6)
+		ret = zc__sys.getsockopt(tx->fd, IPPROTO_IPV6, IPV6_MTU, &mtu,
+					 &len);
+	else
+		ret = zc__sys.getsockopt(tx->fd, IPPROTO_IP, IP_MTU, &mtu,
+					 &len);
+	if (!ret && mtu > (int)tx->dgram_hdr)
+		tx->dgram_max = (uint32_t)mtu - tx->dgram_hdr;
+}
+
+/* True when a datagram of len bytes leaves unfragmented (or we do not
+ * know better), so zero-copy may pay. */
+static bool msgzc_dgram_fits(struct zc_tx *tx, size_t len)
+{
+	if (tx->type != SOCK_DGRAM)
+		return true;
+	if (!tx->dgram_check--)
+		msgzc_dgram_lookup(tx);
+	return !tx->dgram_max || len <= tx->dgram_max;
+}
+
+/* IP + UDP header bytes in front of a datagram's payload: an IPv6 socket
+ * sending to a v4-mapped address sends IPv4. Options and extension headers
+ * are not counted; a datagram they push over the MTU is zero-copied. */
+static uint32_t dgram_headers(int fd, int family)
+{
+	struct sockaddr_in6 peer;
+	socklen_t len = sizeof(peer);
+
+	if (family == AF_INET6 &&
+	    (getpeername(fd, (struct sockaddr *)&peer, &len) ||
+	     peer.sin6_family != AF_INET6 ||
+	     !IN6_IS_ADDR_V4MAPPED(&peer.sin6_addr)))
+		return 40 + 8;
+	return 20 + 8;
+}
 
 int zc__tx_msgzc_init(struct zc_tx *tx)
 {
@@ -46,6 +120,10 @@ int zc__tx_msgzc_init(struct zc_tx *tx)
 	if (!tx->recs)
 		return -ENOMEM;
 	tx->nrecs = n;
+	if (tx->type == SOCK_DGRAM) {
+		tx->dgram_hdr = dgram_headers(tx->fd, tx->family);
+		msgzc_dgram_lookup(tx);
+	}
 	return 0;
 }
 
@@ -166,6 +244,7 @@ static void msgzc_resync(struct zc_tx *tx)
 {
 	if (tx->type != SOCK_DGRAM)
 		return;
+	tx->dgram_check = 0; /* EMSGSIZE: the path MTU may have shrunk */
 	tx->suspect_id = true;
 	zc__tx_msgzc_drain(tx);
 	tx->suspect_id = false;
@@ -181,6 +260,9 @@ ssize_t zc__tx_msgzc_send(struct zc_tx *tx, const void *buf, size_t len,
 	ssize_t n;
 	int err, tries = 0;
 
+	if (!msgzc_dgram_fits(tx, len))
+		return zc__tx_copy_send(tx, buf, len, user_data,
+					ZC_COMPLETION_POLICY_COPY);
 	if (zc__tx_ranges_full(&tx->ranges)) {
 		zc__tx_msgzc_drain(tx);
 		if (zc__tx_ranges_full(&tx->ranges))

@@ -20,6 +20,7 @@
 #include <time.h> /* before linux/errqueue.h: struct timespec */
 #include <linux/errqueue.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,7 +62,10 @@ static struct fake {
 	int ipv6;	   /* notifications in IPV6_RECVERR cmsgs */
 	int recv_errno;	   /* the error queue read fails */
 	int sockopt_errno; /* SO_ZEROCOPY refused */
-	unsigned int zc_sends, copy_sends, recv_calls;
+	int mtu;	   /* IP_MTU / IPV6_MTU answer; 0: the real one */
+	int mtu_errno;	   /* the path MTU lookup fails */
+	int gso;	   /* UDP_SEGMENT answer */
+	unsigned int zc_sends, copy_sends, recv_calls, mtu_lookups;
 } fk;
 
 static int fds[2] = { -1, -1 };
@@ -153,6 +157,34 @@ static int fake_setsockopt(int fd, int level, int name, const void *val,
 	return setsockopt(fd, level, name, val, len);
 }
 
+/* The path MTU and UDP_SEGMENT as a test wants them; the rest (SO_TYPE,
+ * ...) from the real socket. */
+static int fake_getsockopt(int fd, int level, int name, void *val,
+			   socklen_t *len)
+{
+	if ((level == IPPROTO_IP && name == IP_MTU) ||
+	    (level == IPPROTO_IPV6 && name == IPV6_MTU)) {
+		fk.mtu_lookups++;
+		if (fk.mtu_errno) {
+			errno = fk.mtu_errno;
+			return -1;
+		}
+		if (fk.mtu) {
+			assert_true(*len >= sizeof(int));
+			memcpy(val, &fk.mtu, sizeof(int));
+			*len = sizeof(int);
+			return 0;
+		}
+	}
+	if (level == IPPROTO_UDP && name == UDP_SEGMENT) {
+		assert_true(*len >= sizeof(int));
+		memcpy(val, &fk.gso, sizeof(int));
+		*len = sizeof(int);
+		return 0;
+	}
+	return getsockopt(fd, level, name, val, len);
+}
+
 /* The error queue signals POLLERR when something is queued; otherwise
  * sleep a little of the timeout, as the real poll would. */
 static int fake_poll(struct pollfd *p, nfds_t n, int timeout_ms)
@@ -179,6 +211,7 @@ static int setup_fake(void)
 	zc__sys.sendmsg = fake_sendmsg;
 	zc__sys.recvmsg = fake_recvmsg;
 	zc__sys.setsockopt = fake_setsockopt;
+	zc__sys.getsockopt = fake_getsockopt;
 	zc__sys.poll = fake_poll;
 	return 0;
 }
@@ -201,6 +234,14 @@ static int setup_udp4(void **state)
 {
 	open_pair(AF_INET, SOCK_DGRAM);
 	return setup_fake();
+}
+
+static int setup_udp6(void **state)
+{
+	open_pair(AF_INET6, SOCK_DGRAM);
+	setup_fake();
+	fk.ipv6 = 1;
+	return 0;
 }
 
 static int setup_real(void **state)
@@ -657,6 +698,134 @@ static void test_msgzc_udp_failed_no_id(void **state)
 	zc_tx_free(tx);
 }
 
+/*
+ * UDP: a datagram longer than the path MTU allows is fragmented; the kernel
+ * copies it at send time anyway and its notification can be held back
+ * until the receiver reads it (or longer, docs/KERNEL_FINDINGS.md). It goes
+ * by copy, completes at once, and takes no zero-copy id: the ids of the
+ * zero-copy sends around it still line up.
+ */
+static void test_msgzc_udp_fragmenting_copied(void **state)
+{
+	struct zc_tx *tx;
+	struct zc_completion c[4];
+	struct zc_tx_stats st;
+
+	fk.mtu = 1500; /* 1472 bytes of payload in one IPv4 packet */
+	tx = make(ZC_TX_MSG_ZEROCOPY, NULL);
+	assert_int_equal(zc_tx_send(tx, buf, 1472, 1), 1472); /* id 0 */
+	assert_int_equal(zc_tx_send(tx, buf, 1473, 2), 1473); /* copied */
+	assert_int_equal(zc_tx_send(tx, buf, 9000, 3), 9000); /* copied */
+	assert_int_equal(zc_tx_send(tx, buf, 100, 4), 100);   /* id 1 */
+	assert_int_equal(fk.zc_sends, 2);
+	assert_int_equal(fk.copy_sends, 2);
+	assert_int_equal(fk.counter, 2);
+	assert_int_equal(zc_tx_reap(tx, c, 4), 2);
+	expect(&c[0], 2, 1473, ZC_COMPLETION_POLICY_COPY);
+	expect(&c[1], 3, 9000, ZC_COMPLETION_POLICY_COPY);
+	queue(1, 1, SO_EE_CODE_ZEROCOPY_COPIED);
+	assert_int_equal(zc_tx_reap(tx, c, 4), 1);
+	expect(&c[0], 4, 100, ZC_COMPLETION_COPIED);
+	queue(0, 0, 0);
+	assert_int_equal(zc_tx_flush(tx, 1000), 0);
+	assert_int_equal(zc_tx_reap(tx, c, 4), 1);
+	expect(&c[0], 1, 1472, 0);
+	zc_tx_get_stats(tx, &st);
+	assert_int_equal(st.sends, 4);
+	assert_int_equal(st.bytes_policy_copied, 1473 + 9000);
+	assert_int_equal(st.bytes_kernel_copied, 100);
+	assert_int_equal(st.bytes_zerocopy, 1472);
+	assert_int_equal(st.outstanding + st.bad_ids + st.enobufs, 0);
+	assert_int_equal(zc_tx_free(tx), 0);
+}
+
+/* IPv6: 48 bytes of headers. */
+static void test_msgzc_udp6_fragmenting_copied(void **state)
+{
+	struct zc_tx *tx;
+	struct zc_completion c[4];
+
+	fk.mtu = 1500;
+	tx = make(ZC_TX_MSG_ZEROCOPY, NULL);
+	assert_int_equal(zc_tx_send(tx, buf, 1452, 1), 1452);
+	assert_int_equal(zc_tx_send(tx, buf, 1453, 2), 1453);
+	assert_int_equal(fk.zc_sends, 1);
+	assert_int_equal(fk.copy_sends, 1);
+	assert_int_equal(zc_tx_reap(tx, c, 4), 1);
+	expect(&c[0], 2, 1453, ZC_COMPLETION_POLICY_COPY);
+	zc_tx_free(tx);
+}
+
+/* UDP_SEGMENT: the kernel segments, it does not fragment: zero-copy. */
+static void test_msgzc_udp_gso_not_limited(void **state)
+{
+	struct zc_tx *tx;
+
+	fk.mtu = 1500;
+	fk.gso = 1400;
+	tx = make(ZC_TX_MSG_ZEROCOPY, NULL);
+	assert_int_equal(zc_tx_send(tx, buf, 9000, 1), 9000);
+	assert_int_equal(fk.zc_sends, 1);
+	assert_int_equal(fk.copy_sends, 0);
+	zc_tx_free(tx);
+}
+
+/* The path MTU is looked up again every ZC__TX_DGRAM_RECHECK datagrams
+ * and right after a failed send; a failed lookup keeps the last value. */
+static void test_msgzc_udp_mtu_relookup(void **state)
+{
+	struct zc_tx *tx;
+	unsigned int i;
+
+	fk.mtu = 9000;
+	fk.auto_notify = true;
+	tx = make(ZC_TX_MSG_ZEROCOPY, NULL);
+	assert_int_equal(fk.mtu_lookups, 1);
+	fk.mtu = 1500; /* the path MTU shrank */
+	for (i = 0; i < ZC__TX_DGRAM_RECHECK; i++)
+		assert_int_equal(zc_tx_send(tx, buf, 4000, i), 4000);
+	assert_int_equal(fk.copy_sends, 0);
+	assert_int_equal(zc_tx_send(tx, buf, 4000, 100), 4000);
+	assert_int_equal(fk.mtu_lookups, 2);
+	assert_int_equal(fk.copy_sends, 1);
+	/* a failed send: look again at once */
+	fk.zc_fail[0] = EMSGSIZE;
+	fk.nfail = 1;
+	assert_int_equal(zc_tx_send(tx, buf, 1000, 101), -EMSGSIZE);
+	fk.mtu = 9000;
+	assert_int_equal(zc_tx_send(tx, buf, 4000, 102), 4000);
+	assert_int_equal(fk.mtu_lookups, 3);
+	assert_int_equal(fk.copy_sends, 1);
+	/* the lookup fails: the last value holds */
+	fk.zc_fail[1] = EPERM;
+	fk.nfail = 2;
+	fk.mtu = 1500;
+	fk.mtu_errno = ENOTCONN;
+	assert_int_equal(zc_tx_send(tx, buf, 1000, 103), -EPERM);
+	assert_int_equal(zc_tx_send(tx, buf, 4000, 104), 4000);
+	assert_int_equal(fk.mtu_lookups, 4);
+	assert_int_equal(fk.copy_sends, 1);
+	assert_int_equal(zc_tx_flush(tx, 1000), 0);
+	zc_tx_free(tx);
+}
+
+/* Auto: a datagram it copies for its length looks at no error queue. */
+static void test_auto_fragmenting_no_drain(void **state)
+{
+	struct zc_tx_opts o = { .zc_threshold = 1000 };
+	struct zc_tx *tx;
+	unsigned int i;
+
+	fk.mtu = 1500;
+	tx = make(ZC_TX_AUTO, &o);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(zc_tx_send(tx, buf, 4000, i), 4000);
+	assert_int_equal(fk.copy_sends, 10);
+	assert_int_equal(fk.zc_sends, 0);
+	assert_int_equal(fk.recv_calls, 0);
+	zc_tx_free(tx);
+}
+
 /* TCP accepted part of a send: the completion covers those bytes. */
 static void test_msgzc_partial(void **state)
 {
@@ -956,6 +1125,11 @@ int main(void)
 		T(test_msgzc_failed_send, setup_tcp4),
 		T(test_msgzc_udp_failed_took_id, setup_udp4),
 		T(test_msgzc_udp_failed_no_id, setup_udp4),
+		T(test_msgzc_udp_fragmenting_copied, setup_udp4),
+		T(test_msgzc_udp6_fragmenting_copied, setup_udp6),
+		T(test_msgzc_udp_gso_not_limited, setup_udp4),
+		T(test_msgzc_udp_mtu_relookup, setup_udp4),
+		T(test_auto_fragmenting_no_drain, setup_udp4),
 		T(test_msgzc_partial, setup_tcp4),
 		T(test_msgzc_foreign_error, setup_tcp4),
 		T(test_msgzc_ipv6, setup_tcp6),
