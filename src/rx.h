@@ -63,6 +63,13 @@ struct zc__rx_auto {
 	uint32_t exploit_reads_left;
 	uint64_t exploit_len;	/* length of the last exploit phase */
 	int winner;
+	/* A pool's: an epoch costs all the thread's CPU time from its first
+	 * measured read to its end, the caller's work on the data included
+	 * (rx_auto.c says why); else only the library's time per read. */
+	uint32_t whole_thread;
+	unsigned long long epoch_t0;	/* thread CPU time, 0 = not started */
+	uint32_t settle_pending;	/* a new epoch: settle first */
+	uint32_t settle_left;	/* reads before measuring starts */
 	uint64_t zerocopy_ns_per_mib;	/* medians of the last decision */
 	uint64_t copy_ns_per_mib;
 };

@@ -193,6 +193,7 @@ ZC_API int zc_rx_pool_create(struct zc_rx_pool **poolp,
 	copybuf = o->copybuf_size ? o->copybuf_size : ZC__RX_DEFAULT_COPYBUF;
 	pool->copybuf_size = copybuf;
 	zc__rx_auto_reset(&pool->au);
+	pool->au.whole_thread = 1;
 	/* Any TCP socket's mapping serves them all; the VMA keeps this one
 	 * alive after we close our descriptor. */
 	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);

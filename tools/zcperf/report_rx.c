@@ -40,6 +40,12 @@ void rx_stats_add(struct zc_rx_stats *sum, const struct zc_rx_stats *st)
 	sum->mode_switches += st->mode_switches;
 	sum->skip_hints += st->skip_hints;
 	sum->small_queue += st->small_queue;
+	/* Auto's last measurement is not a count: keep one. Handles on a
+	 * pool all report the pool's. */
+	if (st->auto_zerocopy_ns_per_mib || st->auto_copy_ns_per_mib) {
+		sum->auto_zerocopy_ns_per_mib = st->auto_zerocopy_ns_per_mib;
+		sum->auto_copy_ns_per_mib = st->auto_copy_ns_per_mib;
+	}
 }
 
 static void total_of(const struct rx_session *s, struct rx_total *t)

@@ -286,6 +286,9 @@ static void json_stats(struct json *j, const struct rpc_stats *st)
 	json_u64(j, "mode_switches", st->rx.mode_switches);
 	json_u64(j, "skip_hints", st->rx.skip_hints);
 	json_u64(j, "small_queue", st->rx.small_queue);
+	json_u64(j, "auto_zerocopy_ns_per_mib",
+		 st->rx.auto_zerocopy_ns_per_mib);
+	json_u64(j, "auto_copy_ns_per_mib", st->rx.auto_copy_ns_per_mib);
 	json_obj_end(j);
 	json_obj_begin(j, "msg_stats");
 	json_u64(j, "messages", st->msg.messages);
