@@ -553,7 +553,8 @@ struct zc_tx_stats {
 	uint64_t bytes_zerocopy;	/* completed without a kernel copy */
 	uint64_t bytes_kernel_copied;	/* zero-copy attempted, kernel copied */
 	uint64_t bytes_policy_copied;	/* sent by copy (backend, threshold,
-					 * back-off, ENOBUFS) */
+					 * back-off, ENOBUFS, a UDP datagram
+					 * longer than the path MTU) */
 	uint64_t notifications;		/* error-queue messages or notif CQEs */
 	/* The kernel answered a zero-copy send with ENOBUFS (optmem or
 	 * RLIMIT_MEMLOCK exhausted; io_uring: -ENOMEM): each time. The send
