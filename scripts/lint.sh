@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Static analysis of the library (src/) and the tools (tools/): clang-tidy
-# with the repository's .clang-tidy and cppcheck's warning, performance
-# and portability checks. Prints each finding as file:line: message and
-# exits 1 when there is any, 0 when clean, 77 when a tool is missing.
+# Static analysis of the library (src/), the tools (tools/) and the examples:
+# clang-tidy with the repository's .clang-tidy and cppcheck's warning,
+# performance and portability checks. Prints each finding as
+# file:line: message and exits 1 when there is any, 0 when clean, 77 when
+# a tool is missing.
 #
 #   scripts/lint.sh              both analysers, every file
 #   scripts/lint.sh tidy|cppcheck [FILE...]
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.." || exit 1
 what=${1:-all}
 [ $# -gt 0 ] && shift
 files=("$@")
-[ ${#files[@]} -eq 0 ] && files=(src/*.c tools/*/*.c)
+[ ${#files[@]} -eq 0 ] && files=(src/*.c tools/*/*.c examples/*.c)
 jobs=$(nproc 2>/dev/null || echo 2)
 rc=0
 
