@@ -48,7 +48,8 @@ struct sim {
 	double touch_ns_per_byte[3];
 };
 
-static struct zc_rx *new_auto_rx(void)
+/* An auto handle on pool, or with a window of its own (pool NULL). */
+static struct zc_rx *new_pool_rx(struct zc_rx_pool *pool)
 {
 	struct zc_rx *rx = calloc(1, sizeof(*rx));
 
@@ -56,8 +57,14 @@ static struct zc_rx *new_auto_rx(void)
 	rx->requested_mode = ZC_RX_AUTO;
 	rx->features = ZC_PROBE_RX_ZEROCOPY;
 	rx->mode = ZC_RX_ZEROCOPY;
+	rx->pool = pool;
 	zc__rx_auto_init(rx);
 	return rx;
+}
+
+static struct zc_rx *new_auto_rx(void)
+{
+	return new_pool_rx(NULL);
 }
 
 /* One read as zc_rx_read() does it: ask for the mode, "read", charge the
@@ -287,18 +294,6 @@ static struct zc_rx_pool *new_pool(void)
 	zc__rx_auto_reset(&pool->au);
 	pool->au.whole_thread = 1;
 	return pool;
-}
-
-static struct zc_rx *new_pool_rx(struct zc_rx_pool *pool)
-{
-	struct zc_rx *rx = calloc(1, sizeof(*rx));
-
-	assert_non_null(rx);
-	rx->requested_mode = ZC_RX_AUTO;
-	rx->features = ZC_PROBE_RX_ZEROCOPY;
-	rx->pool = pool;
-	zc__rx_auto_init(rx);
-	return rx;
 }
 
 /*
