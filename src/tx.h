@@ -142,7 +142,7 @@ struct zc_tx {
 	 * less dgram_hdr), 0 while unknown or unlimited (UDP_SEGMENT). A
 	 * longer datagram is fragmented and sent by copy (tx_msgzc.c). */
 	uint32_t dgram_max;
-	uint32_t dgram_hdr;   /* IP and UDP header bytes */
+	uint32_t dgram_hdr;   /* IP and UDP header bytes (tx.c) */
 	uint32_t dgram_check; /* datagrams until the next look */
 
 	/* Auto */

@@ -81,23 +81,6 @@ static bool msgzc_dgram_fits(struct zc_tx *tx, size_t len)
 	return !tx->dgram_max || len <= tx->dgram_max;
 }
 
-/* IP + UDP header bytes in front of a datagram's payload: an IPv6 socket
- * sending to a v4-mapped address sends IPv4. Options and extension headers
- * are not counted; a datagram they push over the MTU is zero-copied. */
-static uint32_t dgram_headers(int fd, int family)
-{
-	/* Zeroed: clang-tidy's analyser cannot see getpeername() fill it. */
-	struct sockaddr_in6 peer = { 0 };
-	socklen_t len = sizeof(peer);
-
-	if (family == AF_INET6 &&
-	    (getpeername(fd, (struct sockaddr *)&peer, &len) ||
-	     peer.sin6_family != AF_INET6 ||
-	     !IN6_IS_ADDR_V4MAPPED(&peer.sin6_addr)))
-		return 40 + 8;
-	return 20 + 8;
-}
-
 int zc__tx_msgzc_init(struct zc_tx *tx)
 {
 	uint32_t n = 2 * tx->cap;
@@ -121,10 +104,8 @@ int zc__tx_msgzc_init(struct zc_tx *tx)
 	if (!tx->recs)
 		return -ENOMEM;
 	tx->nrecs = n;
-	if (tx->type == SOCK_DGRAM) {
-		tx->dgram_hdr = dgram_headers(tx->fd, tx->family);
+	if (tx->type == SOCK_DGRAM)
 		msgzc_dgram_lookup(tx);
-	}
 	return 0;
 }
 
