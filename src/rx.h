@@ -68,7 +68,6 @@ struct zc__rx_auto {
 	 * (rx_auto.c says why); else only the library's time per read. */
 	uint32_t whole_thread;
 	unsigned long long epoch_t0;	/* thread CPU time, 0 = not started */
-	uint32_t settle_pending;	/* a new epoch: settle first */
 	uint32_t settle_left;	/* reads before measuring starts */
 	uint64_t zerocopy_ns_per_mib;	/* medians of the last decision */
 	uint64_t copy_ns_per_mib;

@@ -97,8 +97,16 @@ static void start_exploring(struct zc__rx_auto *au)
 	au->epoch_mapped = 0;
 	au->mapped = au->explored = 0;
 	au->epoch_t0 = 0;
-	au->settle_pending = 1;
 	au->mode = ZC_RX_ZEROCOPY;
+}
+
+/* Reads a new whole-thread epoch lets go by unmeasured, for the work on
+ * views read in the mode before it. */
+static uint32_t settle_reads(const struct zc_rx *rx)
+{
+	return rx->au->whole_thread && rx->pool
+		       ? SETTLE_READS_PER_HANDLE * rx->pool->win.users
+		       : 0;
 }
 
 void zc__rx_auto_init(struct zc_rx *rx)
@@ -210,7 +218,6 @@ static void end_epoch(struct zc__rx_auto *au)
 	au->epoch_cost = 0;
 	au->epoch_mapped = 0;
 	au->epoch_t0 = 0;
-	au->settle_pending = 1;
 	/* Epochs go zero-copy, copy, zero-copy, ...: a pair ends on copy. */
 	if (mode == ZC_RX_COPY && maybe_decide(au))
 		return;
@@ -242,16 +249,11 @@ int zc__rx_auto_before(struct zc_rx *rx)
 				au->epoch_cost = now - au->epoch_t0;
 		}
 		end_epoch(au);
+		au->settle_left = settle_reads(rx);
 	}
 	follow(rx);
 	if (!au->exploring)
 		return (int)rx->mode;
-	if (au->whole_thread && au->settle_pending) {
-		au->settle_pending = 0;
-		au->settle_left = rx->pool ? SETTLE_READS_PER_HANDLE *
-						     rx->pool->win.users
-					   : 0;
-	}
 	if (!au->whole_thread)
 		rx->au_read_start = zc__sys.thread_cpu_ns();
 	else if (!au->epoch_t0 && measuring(rx))
@@ -283,8 +285,10 @@ void zc__rx_auto_after(struct zc_rx *rx, const struct zc_view *v)
 							: 0;
 		if (n && au->exploit_reads_left)
 			au->exploit_reads_left--;
-		if (!au->exploit_left || !au->exploit_reads_left)
+		if (!au->exploit_left || !au->exploit_reads_left) {
 			start_exploring(au);
+			au->settle_left = settle_reads(rx);
+		}
 		return;
 	}
 	if (measuring(rx) && !au->whole_thread) {
