@@ -15,15 +15,15 @@
  *
  * Exploring runs short epochs of each mode in turn (1 MiB or 16 reads,
  * whichever comes first) and keeps one cost per byte per epoch. The first
- * 2 MiB (or 16 reads) of a connection are a warm-up, read by zero-copy and not measured:
- * a connection starts in TCP slow start with short queues, which made the
- * first epochs cost several times the steady state. Modes are compared by their median epoch, so one epoch
- * that caught softirq work or a hypervisor stall cannot swing the choice.
- * The cost of trying the worse mode grows with the gap between the two,
- * and the number of samples needed shrinks with it, so exploring stops as
- * soon as the gap is clear (MIN_PAIRS measured pairs and a 25% gap), and
- * goes on to MAX_PAIRS only when the modes are close, when trying the
- * worse one costs little.
+ * 2 MiB (or 16 reads) of a connection are a warm-up, read by zero-copy and not
+ * measured: a connection starts in TCP slow start with short queues, which made
+ * the first epochs cost several times the steady state. Modes are compared by
+ * their median epoch, so one epoch that caught softirq work or a hypervisor
+ * stall cannot swing the choice. The cost of trying the worse mode grows with
+ * the gap between the two, and the number of samples needed shrinks with it, so
+ * exploring stops as soon as the gap is clear (MIN_PAIRS measured pairs and a
+ * 25% gap), and goes on to MAX_PAIRS only when the modes are close, when trying
+ * the worse one costs little.
  *
  * The cheaper mode then runs for an exploit phase (256 MiB or 4096 reads,
  * and at least 32 times what exploring read) that doubles while the choice
@@ -61,22 +61,22 @@
 #include "internal.h"
 #include "rx.h"
 
-#define EPOCH_BYTES	(1ull << 20)
-#define EPOCH_READS	16u
-#define EPOCH_READS_THREAD 64u	/* whole-thread epochs: at least, ... */
-#define THREAD_READS_PER_HANDLE 4u	/* ... or this many per handle, */
-#define SETTLE_READS_PER_HANDLE 2u	/* after these, not measured */
-#define WARMUP_BYTES	(2ull << 20)	/* of a new connection, not measured, */
-#define WARMUP_READS	16u		/* ... or its first reads */
-#define MIN_PAIRS	3u	/* measured pairs before a clear gap counts */
+#define EPOCH_BYTES		(1ull << 20)
+#define EPOCH_READS		16u
+#define EPOCH_READS_THREAD	64u /* whole-thread epochs: at least, ... */
+#define THREAD_READS_PER_HANDLE 4u  /* ... or this many per handle, */
+#define SETTLE_READS_PER_HANDLE 2u  /* after these, not measured */
+#define WARMUP_BYTES		(2ull << 20) /* of a new connection, not measured, */
+#define WARMUP_READS		16u	     /* ... or its first reads */
+#define MIN_PAIRS		3u /* measured pairs before a clear gap counts */
 /* An exploit phase lasts at least this many times the bytes the
  * exploration before it read, so exploring stays ~3% of the stream even
  * when a read is 4 MiB and an epoch one read. */
-#define EXPLOIT_PER_EXPLORED 32u
-#define CLEAR_GAP_PCT	25u
-#define EXPLOIT_MIN	(256ull << 20)
-#define EXPLOIT_MAX	(16ull << 30)
-#define EXPLOIT_READS_PER_MIB 16u	/* EXPLOIT_MIN is 4096 reads */
+#define EXPLOIT_PER_EXPLORED  32u
+#define CLEAR_GAP_PCT	      25u
+#define EXPLOIT_MIN	      (256ull << 20)
+#define EXPLOIT_MAX	      (16ull << 30)
+#define EXPLOIT_READS_PER_MIB 16u /* EXPLOIT_MIN is 4096 reads */
 
 void zc__rx_auto_reset(struct zc__rx_auto *au)
 {
@@ -281,8 +281,8 @@ void zc__rx_auto_after(struct zc_rx *rx, const struct zc_view *v)
 	if (!rx->au_active)
 		return;
 	if (!au->exploring) {
-		au->exploit_left = au->exploit_left > n ? au->exploit_left - n
-							: 0;
+		au->exploit_left =
+			au->exploit_left > n ? au->exploit_left - n : 0;
 		if (n && au->exploit_reads_left)
 			au->exploit_reads_left--;
 		if (!au->exploit_left || !au->exploit_reads_left) {

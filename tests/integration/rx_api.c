@@ -50,8 +50,8 @@ static void die(const char *what)
 /* Connected TCP pair over 127.0.0.1: fds[0] accepted, fds[1] connected. */
 static void tcp_pair(int fds[2])
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -124,8 +124,8 @@ static void bad_options(int fd)
 
 static void bad_fds(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int p[2], u[2], l, t, udp, devnull;
 
 	if (pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, u))
@@ -158,7 +158,7 @@ static void bad_fds(void)
 
 static void null_args(void)
 {
-	struct zc_view v = {0};
+	struct zc_view v = { 0 };
 	struct zc_rx_stats st;
 
 	CHECK_EQ(zc_rx_read(NULL, &v), -EINVAL, "read on NULL");
@@ -195,7 +195,7 @@ static ssize_t read_view(struct zc_rx *rx, struct zc_view *v)
 
 static void views(int mode)
 {
-	struct zc_rx_opts o = {.mode = (uint32_t)mode, .slots = 2};
+	struct zc_rx_opts o = { .mode = (uint32_t)mode, .slots = 2 };
 	struct zc_view a, b, c, saved;
 	struct zc_rx *rx;
 	int fds[2];
@@ -283,7 +283,7 @@ static void *send_later(void *arg)
  */
 static void rcvlowat_wakes(int mode)
 {
-	struct zc_rx_opts o = {.mode = (uint32_t)mode};
+	struct zc_rx_opts o = { .mode = (uint32_t)mode };
 	struct later l;
 	struct zc_view v;
 	struct zc_rx *rx;
@@ -308,8 +308,8 @@ static void rcvlowat_wakes(int mode)
 	signal(SIGALRM, on_alarm);
 	alarm(10);
 	CHECK_EQ(zc_rx_read(rx, &v), 4000, "read under SO_RCVLOWAT");
-	ok = v.len == 4000 && !memcmp(v.copied_len ? v.copied : v.mapped,
-				      l.buf, 4000);
+	ok = v.len == 4000 &&
+	     !memcmp(v.copied_len ? v.copied : v.mapped, l.buf, 4000);
 	CHECK_EQ(ok, 1, "first half's bytes");
 	zc_rx_release(rx, &v);
 	lowat = 4000;
@@ -318,8 +318,8 @@ static void rcvlowat_wakes(int mode)
 	if (pthread_create(&t, NULL, send_later, &l))
 		die("pthread_create");
 	CHECK_EQ(zc_rx_read(rx, &v), 4000, "read woken by the rest");
-	ok = v.len == 4000 && !memcmp(v.copied_len ? v.copied : v.mapped,
-				      l.buf, 4000);
+	ok = v.len == 4000 &&
+	     !memcmp(v.copied_len ? v.copied : v.mapped, l.buf, 4000);
 	CHECK_EQ(ok, 1, "second half's bytes");
 	alarm(0);
 	pthread_join(t, NULL);
@@ -331,7 +331,7 @@ static void rcvlowat_wakes(int mode)
 
 int main(void)
 {
-	struct zc_rx_opts o = {.mode = ZC_RX_ZEROCOPY};
+	struct zc_rx_opts o = { .mode = ZC_RX_ZEROCOPY };
 	struct zc_probe p;
 	int fds[2], zerocopy;
 

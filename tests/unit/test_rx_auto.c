@@ -121,7 +121,8 @@ static int teardown(void **state)
 
 static void test_picks_cheaper_zerocopy(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 },
+			 .mapped_share = 1,
 			 .read_size = 512 << 10 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -137,7 +138,8 @@ static void test_picks_cheaper_zerocopy(void **state)
 
 static void test_picks_cheaper_copy(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.5, 0.3 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 0.5, 0.3 },
+			 .mapped_share = 1,
 			 .read_size = 512 << 10 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -153,7 +155,8 @@ static void test_picks_cheaper_copy(void **state)
  * copy wins even when the clock says zero-copy was a little cheaper. */
 static void test_unmappable_data_means_copy(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.29, 0.3 }, .mapped_share = 0,
+	struct sim s = { .ns_per_byte = { 0, 0.29, 0.3 },
+			 .mapped_share = 0,
 			 .read_size = 64 << 10 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -165,7 +168,8 @@ static void test_unmappable_data_means_copy(void **state)
 /* Small reads decide by read count, not after megabytes per epoch. */
 static void test_small_reads_decide(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 2.0, 1.0 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 2.0, 1.0 },
+			 .mapped_share = 1,
 			 .read_size = 4096 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -180,7 +184,8 @@ static void test_small_reads_decide(void **state)
  * exploration and switches. */
 static void test_reexplores_and_follows_change(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 },
+			 .mapped_share = 1,
 			 .read_size = 512 << 10 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -198,7 +203,8 @@ static void test_reexplores_and_follows_change(void **state)
  * near 3% of the stream. */
 static void test_big_reads_explore_rarely(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.1, 0.3 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 0.1, 0.3 },
+			 .mapped_share = 1,
 			 .read_size = 4 << 20 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -213,7 +219,8 @@ static void test_big_reads_explore_rarely(void **state)
 /* A choice that keeps winning is checked less and less often. */
 static void test_exploit_grows(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 },
+			 .mapped_share = 1,
 			 .read_size = 1 << 20 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -227,7 +234,8 @@ static void test_exploit_grows(void **state)
  * still picks the cheaper one, at little cost. */
 static void test_close_costs_explore_longer(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.30, 0.33 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 0.30, 0.33 },
+			 .mapped_share = 1,
 			 .read_size = 256 << 10 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -246,8 +254,10 @@ static void test_close_costs_explore_longer(void **state)
  * measured, so the steady state decides. */
 static void test_slow_start_is_warmup(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.2, 0.5 }, .mapped_share = 1,
-			 .read_size = 256 << 10, .slow_start_bytes = 1 << 20,
+	struct sim s = { .ns_per_byte = { 0, 0.2, 0.5 },
+			 .mapped_share = 1,
+			 .read_size = 256 << 10,
+			 .slow_start_bytes = 1 << 20,
 			 .slow_start_factor = 10 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -260,8 +270,10 @@ static void test_slow_start_is_warmup(void **state)
  * ignores it. Summed costs would have picked copy. */
 static void test_one_spike_does_not_swing(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.2, 0.3 }, .mapped_share = 1,
-			 .read_size = 256 << 10, .spike_read = 10,
+	struct sim s = { .ns_per_byte = { 0, 0.2, 0.3 },
+			 .mapped_share = 1,
+			 .read_size = 256 << 10,
+			 .spike_read = 10,
 			 .spike_ns = 5e6 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -275,8 +287,10 @@ static void test_one_spike_does_not_swing(void **state)
  * read to read, the others' work made copy look cheaper. */
 static void test_others_work_is_not_charged(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.2, 0.3 }, .mapped_share = 1,
-			 .read_size = 512 << 10, .copy_read_size = 1 << 20,
+	struct sim s = { .ns_per_byte = { 0, 0.2, 0.3 },
+			 .mapped_share = 1,
+			 .read_size = 512 << 10,
+			 .copy_read_size = 1 << 20,
 			 .outside_ns = 2e6 };
 	struct zc_rx *rx = new_auto_rx();
 
@@ -304,7 +318,8 @@ static struct zc_rx_pool *new_pool(void)
  */
 static void test_pool_decides_together(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 1.0, 0.5 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 1.0, 0.5 },
+			 .mapped_share = 1,
 			 .read_size = 4096 };
 	struct zc_rx_pool *pool = new_pool();
 	struct zc_rx *rx[101];
@@ -347,7 +362,8 @@ static void test_pool_decides_together(void **state)
  * time, picks zero-copy. Releases are not timed apart on a pool. */
 static void test_pool_counts_callers_work(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 0.3, 0.5 },
+			 .mapped_share = 1,
 			 .read_size = 64 << 10,
 			 .touch_ns_per_byte = { 0, 0.6, 0.1 } };
 	struct zc_rx_pool *pool = new_pool();
@@ -391,7 +407,8 @@ static void test_pool_counts_callers_work(void **state)
 /* A kernel without receive zero-copy: auto is plain copy, never explores. */
 static void test_no_kernel_support(void **state)
 {
-	struct sim s = { .ns_per_byte = { 0, 0.1, 0.5 }, .mapped_share = 1,
+	struct sim s = { .ns_per_byte = { 0, 0.1, 0.5 },
+			 .mapped_share = 1,
 			 .read_size = 512 << 10 };
 	struct zc_rx *rx = calloc(1, sizeof(*rx));
 
