@@ -200,7 +200,8 @@ int zc_rx_create(struct zc_rx **rxp, int fd, const struct zc_rx_opts *opts);
  * with many connections needs one window and one zap per run of released
  * slots rather than one of each per connection. A pool is used by one
  * thread at a time, like its handles. Auto-mode handles on a pool share
- * one choice of mode, measured on all their reads.
+ * one choice of mode, measured on all their reads and on all the thread's
+ * CPU time meanwhile (the caller's work on the data included).
  */
 struct zc_rx_pool_opts {
 	uint32_t slot_size;	/* as zc_rx_opts; 0 = 512 KiB */
